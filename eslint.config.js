@@ -18,7 +18,9 @@ export default tseslint.config(
   },
   {
     // The protocol core is shared by the browser wallet and the Node hub: no DOM, storage or provider.
+    // Its tests may use ethers as an independent reference implementation.
     files: ['core/**/*.ts'],
+    ignores: ['core/**/*.test.ts', 'core/src/testing/ethers-reference.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,0 +1,123 @@
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { fail } from './errors.ts';
+import { type Address, type Bytes32, type Hex, bytesToHex, hexToBytes, parseBytes32, parseObject, writeHexInto } from './hex.ts';
+import { keccak256 } from './keccak.ts';
+
+/** An ECDSA signature as the contracts take it: `(uint8 v, bytes32 r, bytes32 s)`, v ∈ {27, 28}. */
+export interface Signature {
+  v: 27 | 28;
+  r: Bytes32;
+  s: Bytes32;
+}
+
+const N = secp256k1.Point.CURVE().n;
+const HALF_N = N >> 1n;
+
+/** `"\x19Ethereum Signed Message:\n32"`: the EIP-191 prefix for a 32-byte message. */
+const PREFIX = new TextEncoder().encode('\x19Ethereum Signed Message:\n32');
+
+/** keccak256("\x19Ethereum Signed Message:\n32" ‖ hash): what the adjudicator's ecrecover checks. */
+export function ethSignedMessageDigest(hash32: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(60);
+  buf.set(PREFIX, 0);
+  buf.set(hash32, 28);
+  return keccak256(buf);
+}
+
+/**
+ * A signing key held as bytes. It has no JSON form and no toString, so it cannot leak through
+ * a serialised message or a log line by accident.
+ */
+export class PrivateKey {
+  readonly #bytes: Uint8Array;
+  readonly address: Address;
+  private constructor(bytes: Uint8Array) {
+    if (bytes.length !== 32 || !secp256k1.utils.isValidSecretKey(bytes)) fail('invalid-length', 'privateKey', 'not a valid secp256k1 secret key');
+    this.#bytes = bytes;
+    this.address = publicKeyToAddress(secp256k1.getPublicKey(bytes, false));
+  }
+  static fromBytes(bytes: Uint8Array): PrivateKey {
+    return new PrivateKey(Uint8Array.from(bytes));
+  }
+  static fromHex(hex: string): PrivateKey {
+    return new PrivateKey(hexToBytes(hex, 'privateKey'));
+  }
+  static random(): PrivateKey {
+    return new PrivateKey(secp256k1.utils.randomSecretKey());
+  }
+  /** The raw key, for the one place that must persist it (encrypted). */
+  exportBytes(): Uint8Array {
+    return Uint8Array.from(this.#bytes);
+  }
+  /** Signs a 32-byte hash with the EIP-191 prefix, as `signMessage(bytes32)` would. */
+  signHash(hash32: Uint8Array): Signature {
+    const digest = ethSignedMessageDigest(hash32);
+    const sig = secp256k1.sign(digest, this.#bytes, { prehash: false, lowS: true, format: 'recovered' });
+    // noble's 'recovered' format is [recovery, r(32), s(32)]
+    return { v: (27 + sig[0]!) as 27 | 28, r: bytesToHex(sig, 1, 33), s: bytesToHex(sig, 33, 65) };
+  }
+  toJSON(): never {
+    throw new Error('a private key has no JSON form');
+  }
+  toString(): string {
+    return `PrivateKey(${this.address})`;
+  }
+}
+
+export function publicKeyToAddress(uncompressed: Uint8Array): Address {
+  // drop the 0x04 prefix; the address is the last 20 bytes of keccak(x ‖ y)
+  return bytesToHex(keccak256(uncompressed.subarray(1)), 12, 32);
+}
+
+const sigScratch = new Uint8Array(65);
+
+/**
+ * Recovers the address that signed `hash32` with the EIP-191 prefix, the way the adjudicator's
+ * `recoverSigner` does. Throws a CoreError on a malformed or unrecoverable signature.
+ */
+export function recoverSigner(hash32: Uint8Array, sig: Signature, field = 'signature'): Address {
+  if (typeof sig !== 'object' || sig === null) fail('invalid-type', field, 'expected {v, r, s}');
+  if (sig.v !== 27 && sig.v !== 28) fail('invalid-signature', `${field}.v`, 'v must be 27 or 28');
+  if (typeof sig.r !== 'string' || sig.r.length !== 66) fail('invalid-length', `${field}.r`, 'expected 32 bytes');
+  if (typeof sig.s !== 'string' || sig.s.length !== 66) fail('invalid-length', `${field}.s`, 'expected 32 bytes');
+  sigScratch[0] = sig.v - 27;
+  writeHexInto(sigScratch, 1, sig.r, () => `${field}.r`);
+  writeHexInto(sigScratch, 33, sig.s, () => `${field}.s`);
+  const digest = ethSignedMessageDigest(hash32);
+  let point;
+  try {
+    point = secp256k1.Signature.fromBytes(sigScratch.subarray(1), 'compact').addRecoveryBit(sigScratch[0]!).recoverPublicKey(digest);
+  } catch {
+    fail('invalid-signature', field, 'signature does not recover to a public key');
+  }
+  return publicKeyToAddress(point.toBytes(false));
+}
+
+/** True when `s` is in the lower half of the curve order (the form we produce). */
+export function isLowS(sig: Signature): boolean {
+  const s = BigInt(sig.s);
+  return s > 0n && s <= HALF_N;
+}
+
+// ---- JSON form: the same {v, r, s} object --------------------------------------------------
+
+export interface SignatureJSON {
+  v: number;
+  r: string;
+  s: string;
+}
+
+export function signatureToJSON(sig: Signature): SignatureJSON {
+  return { v: sig.v, r: sig.r, s: sig.s };
+}
+
+export function parseSignature(value: unknown, field = 'signature'): Signature {
+  const o = parseObject(value, field);
+  if (o.v !== 27 && o.v !== 28) fail('invalid-signature', `${field}.v`, 'v must be 27 or 28');
+  return { v: o.v, r: parseBytes32(o.r, `${field}.r`), s: parseBytes32(o.s, `${field}.s`) };
+}
+
+/** 65-byte `r ‖ s ‖ v` form, as eth_sign and ethers print it. */
+export function signatureToHex(sig: Signature): Hex {
+  return `${sig.r}${sig.s.slice(2)}${sig.v.toString(16)}` as Hex;
+}

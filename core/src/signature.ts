@@ -1,4 +1,6 @@
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+// The same @noble/curves release ethers v6 uses, so the wallet bundle carries one copy of the
+// curve arithmetic (and its precomputed tables), shared by the core and the chain boundary.
+import { secp256k1 } from '@noble/curves/secp256k1';
 import { fail } from './errors.ts';
 import { type Address, type Bytes32, type Hex, bytesToHex, hexToBytes, parseBytes32, parseObject, writeHexInto } from './hex.ts';
 import { keccak256 } from './keccak.ts';
@@ -10,7 +12,7 @@ export interface Signature {
   s: Bytes32;
 }
 
-const N = secp256k1.Point.CURVE().n;
+const N = secp256k1.CURVE.n;
 const HALF_N = N >> 1n;
 
 /** `"\x19Ethereum Signed Message:\n32"`: the EIP-191 prefix for a 32-byte message. */
@@ -32,7 +34,7 @@ export class PrivateKey {
   readonly #bytes: Uint8Array;
   readonly address: Address;
   private constructor(bytes: Uint8Array) {
-    if (bytes.length !== 32 || !secp256k1.utils.isValidSecretKey(bytes)) fail('invalid-length', 'privateKey', 'not a valid secp256k1 secret key');
+    if (bytes.length !== 32 || !secp256k1.utils.isValidPrivateKey(bytes)) fail('invalid-length', 'privateKey', 'not a valid secp256k1 secret key');
     this.#bytes = bytes;
     this.address = publicKeyToAddress(secp256k1.getPublicKey(bytes, false));
   }
@@ -43,7 +45,7 @@ export class PrivateKey {
     return new PrivateKey(hexToBytes(hex, 'privateKey'));
   }
   static random(): PrivateKey {
-    return new PrivateKey(secp256k1.utils.randomSecretKey());
+    return new PrivateKey(secp256k1.utils.randomPrivateKey());
   }
   /** The raw key, for the one place that must persist it (encrypted). */
   exportBytes(): Uint8Array {
@@ -52,9 +54,8 @@ export class PrivateKey {
   /** Signs a 32-byte hash with the EIP-191 prefix, as `signMessage(bytes32)` would. */
   signHash(hash32: Uint8Array): Signature {
     const digest = ethSignedMessageDigest(hash32);
-    const sig = secp256k1.sign(digest, this.#bytes, { prehash: false, lowS: true, format: 'recovered' });
-    // noble's 'recovered' format is [recovery, r(32), s(32)]
-    return { v: (27 + sig[0]!) as 27 | 28, r: bytesToHex(sig, 1, 33), s: bytesToHex(sig, 33, 65) };
+    const sig = secp256k1.sign(digest, this.#bytes, { lowS: true });
+    return { v: (27 + sig.recovery) as 27 | 28, r: word(sig.r), s: word(sig.s) };
   }
   toJSON(): never {
     throw new Error('a private key has no JSON form');
@@ -62,6 +63,10 @@ export class PrivateKey {
   toString(): string {
     return `PrivateKey(${this.address})`;
   }
+}
+
+function word(n: bigint): Bytes32 {
+  return `0x${n.toString(16).padStart(64, '0')}`;
 }
 
 export function publicKeyToAddress(uncompressed: Uint8Array): Address {
@@ -86,11 +91,11 @@ export function recoverSigner(hash32: Uint8Array, sig: Signature, field = 'signa
   const digest = ethSignedMessageDigest(hash32);
   let point;
   try {
-    point = secp256k1.Signature.fromBytes(sigScratch.subarray(1), 'compact').addRecoveryBit(sigScratch[0]!).recoverPublicKey(digest);
+    point = secp256k1.Signature.fromCompact(sigScratch.subarray(1)).addRecoveryBit(sigScratch[0]!).recoverPublicKey(digest);
   } catch {
     fail('invalid-signature', field, 'signature does not recover to a public key');
   }
-  return publicKeyToAddress(point.toBytes(false));
+  return publicKeyToAddress(point.toRawBytes(false));
 }
 
 /** True when `s` is in the lower half of the curve order (the form we produce). */

@@ -1,0 +1,80 @@
+/**
+ * The protocol core against the straightforward ethers v6 implementation (generic AbiCoder,
+ * keccak256, signMessage/verifyMessage), the way the reference TypeScript helpers do it.
+ */
+import { AbiCoder, Wallet, getBytes, keccak256 as ethersKeccak, verifyMessage } from 'ethers';
+import {
+  AllocationType,
+  PrivateKey,
+  type State,
+  addressToDestination,
+  hashStateBytes,
+  keccakImplementation,
+  recoverSigner,
+  signatureToHex,
+  signVoucher,
+  verifyVoucher,
+} from '../core/src/index.ts';
+import { ethersHashState } from '../core/src/testing/ethers-reference.ts';
+import { type Comparison, compare, printTable } from './harness.ts';
+
+const KEY = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba';
+
+function ledgerLikeState(alice: string, bob: string): State {
+  return {
+    participants: [alice as `0x${string}`, bob as `0x${string}`],
+    channelNonce: 1234n,
+    appDefinition: '0x5fbdb2315678afecb367f032d93f642f64180aa3',
+    challengeDuration: 86_400,
+    outcome: [
+      {
+        asset: '0x0000000000000000000000000000000000000000',
+        assetMetadata: { assetType: 0, metadata: '0x' },
+        allocations: [
+          { destination: addressToDestination(alice as `0x${string}`), amount: 10n ** 18n, allocationType: AllocationType.simple, metadata: '0x' },
+          { destination: addressToDestination(bob as `0x${string}`), amount: 2n * 10n ** 18n, allocationType: AllocationType.simple, metadata: '0x' },
+        ],
+      },
+    ],
+    appData: '0x',
+    turnNum: 42,
+    isFinal: false,
+  };
+}
+
+export function runCoreBench(): Comparison[] {
+  const key = PrivateKey.fromHex(KEY);
+  const wallet = new Wallet(KEY);
+  const state = ledgerLikeState(key.address, '0x70997970c51812dc3a010c7d01b50e0d17dc79c8');
+  const hash = hashStateBytes(state);
+  const sig = key.signHash(hash);
+  const sigHex = signatureToHex(sig);
+  const coder = AbiCoder.defaultAbiCoder();
+  const channel = '0x' + 'ab'.repeat(32);
+  const voucher = signVoucher(channel as `0x${string}`, 123_456_789n, key);
+  const voucherSigHex = signatureToHex(voucher.signature);
+  let amount = 1n;
+
+  const rows = [
+    compare('encode+hash state', () => hashStateBytes(state), () => ethersHashState(state), { minRatio: 5 }),
+    compare('sign state hash', () => key.signHash(hash), () => wallet.signMessageSync(hash), { minRatio: 1 }),
+    compare('recover signer', () => recoverSigner(hash, sig), () => verifyMessage(hash, sigHex), { minRatio: 1 }),
+    compare(
+      'voucher sign',
+      () => signVoucher(channel as `0x${string}`, amount++, key),
+      () => wallet.signMessageSync(getBytes(ethersKeccak(coder.encode(['bytes32', 'uint256'], [channel, amount++])))),
+      { minRatio: 1 },
+    ),
+    compare(
+      'voucher verify',
+      () => verifyVoucher(voucher, key.address),
+      () => {
+        const h = getBytes(ethersKeccak(coder.encode(['bytes32', 'uint256'], [channel, voucher.amount])));
+        if (verifyMessage(h, voucherSigHex) !== wallet.address) throw new Error('bad voucher');
+      },
+      { minRatio: 1 },
+    ),
+  ];
+  printTable(`Protocol core (keccak: ${keccakImplementation()})`, rows);
+  return rows;
+}

@@ -1,0 +1,14 @@
+/**
+ * `npm run bench`: every benchmark, each printing our figures, the baseline measured in the same
+ * process, and the ratio against its target. Exits non-zero if a target is missed, so a
+ * regression is visible, but it is not part of `npm test` (timing is not a test).
+ */
+import { runCoreBench } from './core.bench.ts';
+import type { Comparison } from './harness.ts';
+
+const results: Comparison[] = [];
+results.push(...runCoreBench());
+
+const missed = results.filter((r) => !r.met);
+console.log(`\n${results.length - missed.length} of ${results.length} targets met${missed.length ? `; missed: ${missed.map((m) => m.name).join(', ')}` : ''}`);
+process.exitCode = missed.length ? 1 : 0;

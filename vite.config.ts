@@ -1,0 +1,94 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const ROOT = fileURLToPath(new URL('.', import.meta.url));
+const VIRTUAL_ID = 'virtual:chain-config';
+const RESOLVED_ID = `\0${VIRTUAL_ID}`;
+
+/** The chain config file: env CHAIN_CONFIG (relative to the repo root) or .local/chain.json. */
+function chainConfigPath(): string {
+  return resolve(ROOT, process.env['CHAIN_CONFIG'] || '.local/chain.json');
+}
+
+const REQUIRED_FIELDS = {
+  rpcUrl: 'string',
+  chainId: 'number',
+  adjudicator: 'string',
+  consensusApp: 'string',
+  virtualPaymentApp: 'string',
+  token: 'string',
+} as const;
+
+function readChainConfigFile(file: string): Record<string, unknown> | null {
+  if (!existsSync(file)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`chain config ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`chain config ${file} must be a JSON object`);
+  }
+  const obj = parsed as Record<string, unknown>;
+  const config: Record<string, unknown> = {};
+  for (const [key, type] of Object.entries(REQUIRED_FIELDS)) {
+    if (typeof obj[key] !== type) throw new Error(`chain config ${file}: "${key}" must be a ${type}`);
+    config[key] = obj[key];
+  }
+  return config;
+}
+
+/**
+ * `virtual:chain-config`: the chain config (or null) for the wallet page. The file is read when the
+ * module is loaded, not when the server starts, so a chain deployed after the dev server started
+ * (Playwright starts webServer before globalSetup) is picked up; in dev, changes to the file
+ * invalidate the module and reload the page.
+ */
+function chainConfigPlugin(): Plugin {
+  const file = chainConfigPath();
+  return {
+    name: 'channel-wallet:chain-config',
+    resolveId(id) {
+      return id === VIRTUAL_ID ? RESOLVED_ID : undefined;
+    },
+    load(id) {
+      if (id !== RESOLVED_ID) return undefined;
+      return `export default ${JSON.stringify(readChainConfigFile(file))};\n`;
+    },
+    configureServer(server) {
+      server.watcher.add(file);
+      const onFileEvent = (path: string): void => {
+        if (resolve(path) !== file) return;
+        const graph = server.environments.client.moduleGraph;
+        const mod = graph.getModuleById(RESOLVED_ID);
+        if (mod) graph.invalidateModule(mod);
+        server.environments.client.hot.send({ type: 'full-reload' });
+      };
+      server.watcher.on('add', onFileEvent);
+      server.watcher.on('change', onFileEvent);
+      server.watcher.on('unlink', onFileEvent);
+    },
+  };
+}
+
+export default defineConfig({
+  root: ROOT,
+  plugins: [chainConfigPlugin()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true, // the entry is index.html at the root
+  },
+  // Only the wallet page is an entry: don't let the dep scanner crawl other HTML in the repo.
+  optimizeDeps: { entries: ['index.html'] },
+  server: {
+    host: '127.0.0.1',
+    port: 5173,
+    strictPort: false,
+    // Test output and local state are not sources.
+    watch: { ignored: ['**/test-results/**', '**/playwright-report/**', '**/dist/**'] },
+  },
+  preview: { host: '127.0.0.1', port: 4173 },
+});

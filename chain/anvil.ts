@@ -46,8 +46,10 @@ const PLATFORM_PACKAGES: Record<string, string | undefined> = {
 let binaryPath: string | undefined;
 
 /**
- * Path of the native anvil binary. The platform package is an optionalDependency of
- * @foundry-rs/anvil (no install script needed), so resolve it from that package's location.
+ * Path of the native anvil binary. We depend on the platform package directly
+ * (@foundry-rs/anvil-linux-amd64): the @foundry-rs/anvil wrapper lists every platform's package
+ * as optional, and the registry these machines reach only carries the linux-x64 one, which
+ * leaves a lock file that `npm ci` refuses. The wrapper is still found if someone installs it.
  */
 export function anvilBinary(): string {
   if (binaryPath) return binaryPath;
@@ -64,7 +66,7 @@ export function anvilBinary(): string {
   }
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
-    throw new Error(`anvil: binary not found (looked for ${pkg}/bin/${exe}); run 'npm ci' to install @foundry-rs/anvil`);
+    throw new Error(`anvil: binary not found (looked for ${pkg}/bin/${exe}); run 'npm ci' to install ${pkg}`);
   }
   binaryPath = found;
   return found;

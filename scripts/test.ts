@@ -113,7 +113,7 @@ async function main(): Promise<number> {
   const lint = await run('lint', join(BIN, 'eslint'), ['.']);
   const vitest = await run('unit tests (vitest)', join(BIN, 'vitest'), [
     'run',
-    '--reporter=default',
+    '--reporter=verbose',
     '--reporter=json',
     `--outputFile.json=${VITEST_REPORT}`,
   ]);

@@ -9,6 +9,7 @@ export * from './keccak.ts';
 export * from './outcome.ts';
 export * from './state.ts';
 export * from './signature.ts';
+export { warmUpSecp256k1 } from './secp256k1.ts';
 export * from './signed-state.ts';
 export * from './voucher.ts';
 export * from './funding.ts';

@@ -1,6 +1,4 @@
-// The same @noble/curves release ethers v6 uses, so the wallet bundle carries one copy of the
-// curve arithmetic (and its precomputed tables), shared by the core and the chain boundary.
-import { secp256k1 } from '@noble/curves/secp256k1';
+import { isSecp256k1Warm, secp256k1, warmUpSecp256k1 } from './secp256k1.ts';
 import { fail } from './errors.ts';
 import { type Address, type Bytes32, type Hex, bytesToHex, hexToBytes, parseBytes32, parseObject, writeHexInto } from './hex.ts';
 import { keccak256 } from './keccak.ts';
@@ -54,6 +52,7 @@ export class PrivateKey {
   /** Signs a 32-byte hash with the EIP-191 prefix, as `signMessage(bytes32)` would. */
   signHash(hash32: Uint8Array): Signature {
     const digest = ethSignedMessageDigest(hash32);
+    if (!isSecp256k1Warm()) warmUpSecp256k1();
     const sig = secp256k1.sign(digest, this.#bytes, { lowS: true });
     return { v: (27 + sig.recovery) as 27 | 28, r: word(sig.r), s: word(sig.s) };
   }
@@ -89,6 +88,7 @@ export function recoverSigner(hash32: Uint8Array, sig: Signature, field = 'signa
   writeHexInto(sigScratch, 1, sig.r, () => `${field}.r`);
   writeHexInto(sigScratch, 33, sig.s, () => `${field}.s`);
   const digest = ethSignedMessageDigest(hash32);
+  if (!isSecp256k1Warm()) warmUpSecp256k1();
   let point;
   try {
     point = secp256k1.Signature.fromCompact(sigScratch.subarray(1)).addRecoveryBit(sigScratch[0]!).recoverPublicKey(digest);

@@ -1,0 +1,185 @@
+/**
+ * The wallet's JSON-RPC 2.0 interface, in one place: every method's params, result and whether
+ * it needs the user's permission, every notification the wallet sends, and the error codes.
+ * The wallet validates every inbound message against it; the sdk's types are inferred from it.
+ * Names follow Ethereum JSON-RPC conventions (`eth_`, `wallet_` as in EIP-1193/EIP-2255) and,
+ * for channels, a `channel_` namespace. They are stable: add, never rename.
+ */
+import { type Infer, s } from './schema-types.ts';
+
+export const JSONRPC_VERSION = '2.0';
+
+/** Error codes: JSON-RPC 2.0's own, and EIP-1193's provider errors. */
+export const ErrorCode = {
+  /** The message is not valid JSON. */
+  parseError: -32700,
+  /** The message is not a valid JSON-RPC 2.0 request. */
+  invalidRequest: -32600,
+  /** No such method. */
+  methodNotFound: -32601,
+  /** The params do not match the method's schema; the message and `data.field` name the field. */
+  invalidParams: -32602,
+  /** The wallet failed; nothing was changed. */
+  internalError: -32603,
+  /** The call got no answer in time (raised by the sdk, not the wallet). */
+  timeout: -32001,
+  /** The user rejected the request. */
+  userRejected: 4001,
+  /** The calling origin has not been given permission (connect first). */
+  unauthorized: 4100,
+  /** The wallet is not reachable (the iframe was removed or never became ready). */
+  disconnected: 4900,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+// ---- Shared shapes ---------------------------------------------------------------------------
+
+export const Permission = s.object({
+  /** The origin the permission was given to. */
+  invoker: s.string({ maxLength: 2048 }),
+  parentCapability: s.literal('eth_accounts'),
+  caveats: s.array(s.object({ type: s.string(), value: s.array(s.address()) }), 8),
+  /** When the user granted it, in ms since the epoch. */
+  date: s.number({ integer: true, min: 0 }),
+});
+
+export const WalletInfo = s.object({
+  address: s.address(),
+  version: s.string(),
+  chainId: s.quantity(),
+  contracts: s.object({
+    adjudicator: s.address(),
+    consensusApp: s.address(),
+    virtualPaymentApp: s.address(),
+    token: s.address(),
+  }),
+});
+
+export const ChannelSummary = s.object({
+  channelId: s.bytes32(),
+  participants: s.array(s.address(), 255),
+  appDefinition: s.address(),
+  turnNum: s.number({ integer: true, min: 0 }),
+  status: s.string({ maxLength: 64 }),
+});
+
+const EthAccountsRequest = s.object({ eth_accounts: s.object({}) });
+
+/** How a method may be called. `public`: by any connected page; `permitted`: only by an origin the user approved. */
+type Access = 'public' | 'permitted';
+
+interface MethodDefinition {
+  params: ReturnType<typeof s.tuple> | ReturnType<typeof s.object>;
+  result: unknown;
+  access: Access;
+  /** Whether the call may wait on the user (a dialog): the sdk gives these a long timeout. */
+  interactive: boolean;
+  description: string;
+}
+
+// ---- Methods ---------------------------------------------------------------------------------
+
+export const methods = {
+  eth_requestAccounts: {
+    params: s.tuple(),
+    result: s.array(s.address(), 1),
+    access: 'public',
+    interactive: true,
+    description: 'Connect: asks the user to let this site use the wallet (once per site), then returns the wallet address.',
+  },
+  eth_accounts: {
+    params: s.tuple(),
+    result: s.array(s.address(), 1),
+    access: 'public',
+    interactive: false,
+    description: 'The wallet address if this site is connected, else an empty list (EIP-1193).',
+  },
+  eth_chainId: {
+    params: s.tuple(),
+    result: s.quantity(),
+    access: 'public',
+    interactive: false,
+    description: 'The chain the wallet is configured for, as a hex quantity.',
+  },
+  wallet_getPermissions: {
+    params: s.tuple(),
+    result: s.array(Permission, 8),
+    access: 'public',
+    interactive: false,
+    description: "This site's permissions (EIP-2255); empty when not connected.",
+  },
+  wallet_requestPermissions: {
+    params: s.tuple(EthAccountsRequest),
+    result: s.array(Permission, 8),
+    access: 'public',
+    interactive: true,
+    description: 'EIP-2255 form of connect: asks the user, then returns the permissions granted.',
+  },
+  wallet_revokePermissions: {
+    params: s.tuple(EthAccountsRequest),
+    result: s.null(),
+    access: 'public',
+    interactive: false,
+    description: "Revokes this site's permission; later calls get 4100 until it connects again.",
+  },
+  wallet_getInfo: {
+    params: s.tuple(),
+    result: WalletInfo,
+    access: 'permitted',
+    interactive: false,
+    description: 'The signing address, wallet version, chain id and contract addresses.',
+  },
+  channel_list: {
+    params: s.tuple(),
+    result: s.array(ChannelSummary),
+    access: 'permitted',
+    interactive: false,
+    description: 'The channels this wallet is in.',
+  },
+} as const satisfies Record<string, MethodDefinition>;
+
+export type MethodName = keyof typeof methods;
+export type MethodParams<M extends MethodName> = Infer<(typeof methods)[M]['params']>;
+export type MethodResult<M extends MethodName> = Infer<(typeof methods)[M]['result']>;
+
+// ---- Notifications (wallet → dapp) ----------------------------------------------------------
+
+export const notifications = {
+  /** The wallet has loaded its store and key and will answer calls. */
+  wallet_ready: s.object({ version: s.string() }),
+  /** The wallet needs the user (a dialog) and asks the host to show the iframe, or is done and asks to hide it. */
+  wallet_uiRequest: s.object({ visible: s.boolean() }),
+  /** This site's view of the accounts changed (connect, revoke): EIP-1193 `accountsChanged`. */
+  wallet_accountsChanged: s.array(s.address(), 1),
+} as const;
+
+export type NotificationName = keyof typeof notifications;
+export type NotificationParams<N extends NotificationName> = Infer<(typeof notifications)[N]>;
+
+// ---- Wire shapes ---------------------------------------------------------------------------
+
+export type RequestId = string | number;
+
+export interface RpcRequest {
+  jsonrpc: '2.0';
+  id: RequestId;
+  method: string;
+  params?: unknown;
+}
+
+export interface RpcErrorObject {
+  code: number;
+  message: string;
+  data?: { field?: string };
+}
+
+export type RpcResponse = { jsonrpc: '2.0'; id: RequestId | null; result: unknown } | { jsonrpc: '2.0'; id: RequestId | null; error: RpcErrorObject };
+
+export interface RpcNotification {
+  jsonrpc: '2.0';
+  method: string;
+  params: unknown;
+}
+
+/** Cap on the size of one inbound message, in characters of its JSON form. */
+export const MAX_MESSAGE_CHARS = 1 << 20;

@@ -18,7 +18,7 @@ export type Schema =
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
-type InferObject<P extends Readonly<Record<string, Schema>>, O extends readonly string[]> = Simplify<
+type InferObject<P extends Readonly<Record<string, Schema>>, O extends readonly string[]> = [keyof P] extends [never] ? Record<string, never> : Simplify<
   { -readonly [K in Exclude<keyof P, O[number]>]: Infer<P[K]> } & { -readonly [K in Extract<keyof P, O[number]>]?: Infer<P[K]> }
 >;
 

@@ -11,7 +11,7 @@ describe('the RPC schema', () => {
       contracts: { adjudicator: `0x${string}`; consensusApp: `0x${string}`; virtualPaymentApp: `0x${string}`; token: `0x${string}` };
     }>();
     expectTypeOf<MethodParams<'eth_requestAccounts'>>().toEqualTypeOf<[]>();
-    expectTypeOf<MethodParams<'wallet_revokePermissions'>>().toEqualTypeOf<[{ eth_accounts: {} }]>();
+    expectTypeOf<MethodParams<'wallet_revokePermissions'>>().toEqualTypeOf<[{ eth_accounts: Record<string, never> }]>();
     expectTypeOf<MethodResult<'eth_accounts'>>().toEqualTypeOf<`0x${string}`[]>();
   });
 

@@ -1,0 +1,39 @@
+import chainConfig from 'virtual:chain-config';
+import { version } from '../../package.json';
+import { Permissions } from './store/permissions.ts';
+import { WalletDatabase } from './store/db.ts';
+import { loadOrCreateSigningKey } from './keys/vault.ts';
+import { consoleLogger } from './log.ts';
+import { createHandlers } from './rpc/handlers.ts';
+import { RpcServer } from './rpc/server.ts';
+import { parentTransport } from './rpc/window-transport.ts';
+import { Dialogs } from './ui/connect-dialog.ts';
+import { warmUpSecp256k1 } from '../../core/src/index.ts';
+
+/**
+ * The wallet inside its iframe: open the store, load (or create) the signing key, answer the
+ * connected origin's calls, then tell it we are ready.
+ */
+export async function startWallet(peerOrigin: string, root: HTMLElement): Promise<void> {
+  const log = consoleLogger;
+  const db = new WalletDatabase();
+  await db.open();
+  const { key, created } = await loadOrCreateSigningKey(db);
+  const permissions = new Permissions(db);
+  const transport = parentTransport(peerOrigin);
+  const dialogs = new Dialogs({ root, setVisible: (visible) => server.notify('wallet_uiRequest', { visible }) });
+  const handlers = createHandlers({
+    address: key.address,
+    version,
+    chain: chainConfig,
+    permissions,
+    askToConnect: (request) => dialogs.askToConnect(request),
+    notify: (method, params) => server.notify(method, params),
+  });
+  const server: RpcServer = new RpcServer({ origin: peerOrigin, post: transport.post, handlers, isPermitted: (o) => permissions.isGranted(o), log });
+  transport.listen((data) => void server.handle(data));
+  server.notify('wallet_ready', { version });
+  log.info('wallet.ready', { origin: peerOrigin, keyCreated: created });
+  // Build the signing tables while the page is idle rather than on the first signature.
+  setTimeout(warmUpSecp256k1, 0);
+}

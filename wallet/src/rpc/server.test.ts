@@ -1,0 +1,105 @@
+import 'fake-indexeddb/auto';
+import { describe, expect, it } from 'vitest';
+import { PrivateKey } from '../../../core/src/index.ts';
+import { ErrorCode, type RpcNotification, type RpcResponse } from '../../../sdk-client/src/schema.ts';
+import { silentLogger } from '../log.ts';
+import { WalletDatabase } from '../store/db.ts';
+import { Permissions } from '../store/permissions.ts';
+import { createHandlers } from './handlers.ts';
+import { RpcServer } from './server.ts';
+
+const ORIGIN = 'http://localhost:5174';
+let n = 0;
+
+/** A wallet RPC endpoint over a fresh store, with the user's answers to dialogs scripted. */
+function setup(answers: boolean[] = []) {
+  const db = new WalletDatabase(`rpc-${++n}`);
+  const permissions = new Permissions(db);
+  const key = PrivateKey.random();
+  const posted: (RpcResponse | RpcNotification)[] = [];
+  const dialogs: { origin: string; address: string }[] = [];
+  const handlers = createHandlers({
+    address: key.address,
+    version: '9.9.9',
+    chain: { chainId: 31337, adjudicator: '0x' + 'A1'.repeat(20), consensusApp: '0x' + '02'.repeat(20), virtualPaymentApp: '0x' + '03'.repeat(20), token: '0x' + '04'.repeat(20) },
+    permissions,
+    askToConnect: async (req) => {
+      dialogs.push(req);
+      return answers.shift() ?? false;
+    },
+    notify: (method, params) => server.notify(method, params),
+  });
+  const server: RpcServer = new RpcServer({ origin: ORIGIN, post: (m) => posted.push(m), handlers, isPermitted: (o) => permissions.isGranted(o), log: silentLogger });
+  const call = async (message: unknown) => {
+    const before = posted.length;
+    await server.handle(message);
+    return posted.slice(before);
+  };
+  const response = async (message: unknown) => {
+    const out = (await call(message)).filter((m): m is RpcResponse => 'id' in m);
+    expect(out).toHaveLength(1);
+    return out[0]!;
+  };
+  return { db, key, posted, dialogs, call, response };
+}
+
+const req = (method: string, params?: unknown, id: number | string = 1) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
+
+describe('the wallet RPC endpoint', () => {
+  it('answers malformed JSON-RPC with -32600 and unparsable text with -32700', async () => {
+    const { response } = setup();
+    for (const bad of [null, 42, [], { id: 1, method: 'eth_accounts' }, { jsonrpc: '1.0', id: 1, method: 'eth_accounts' }, { jsonrpc: '2.0', id: 1, method: 7 }, { jsonrpc: '2.0', id: 1, method: 'eth_accounts', extra: true }, { jsonrpc: '2.0', id: {}, method: 'eth_accounts' }]) {
+      expect((await response(bad)) as unknown).toMatchObject({ error: { code: ErrorCode.invalidRequest } });
+    }
+    expect(await response('{not json')).toMatchObject({ id: null, error: { code: ErrorCode.parseError } });
+    expect(await response(JSON.stringify(req('eth_chainId')))).toMatchObject({ id: 1, result: '0x7a69' });
+  });
+
+  it('answers an unknown method with -32601 and bad params with -32602 naming the field', async () => {
+    const { response } = setup();
+    expect(await response(req('eth_sendTransaction', []))).toMatchObject({ error: { code: ErrorCode.methodNotFound } });
+    expect(await response(req('__proto__'))).toMatchObject({ error: { code: ErrorCode.methodNotFound } });
+    expect(await response(req('wallet_revokePermissions', [{ eth_accountz: {} }]))).toMatchObject({
+      error: { code: ErrorCode.invalidParams, data: { field: 'params[0].eth_accountz' } },
+    });
+    expect(await response(req('eth_accounts', ['extra']))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params' } } });
+  });
+
+  it('refuses permitted methods to a site that has not connected, with 4100, and changes nothing', async () => {
+    const { response, db, dialogs } = setup();
+    expect(await response(req('wallet_getInfo'))).toMatchObject({ error: { code: ErrorCode.unauthorized } });
+    expect(await response(req('channel_list'))).toMatchObject({ error: { code: ErrorCode.unauthorized } });
+    expect(await response(req('eth_accounts'))).toMatchObject({ result: [] });
+    expect(await db.permissions.count()).toBe(0);
+    expect(dialogs).toHaveLength(0);
+  });
+
+  it('connects after the user approves, remembers it, and revokes it', async () => {
+    const { response, call, key, dialogs } = setup([true]);
+    const connected = await call(req('eth_requestAccounts', [], 'c1'));
+    expect(connected).toContainEqual({ jsonrpc: '2.0', method: 'wallet_accountsChanged', params: [key.address] });
+    expect(connected).toContainEqual({ jsonrpc: '2.0', id: 'c1', result: [key.address] });
+    expect(dialogs).toEqual([{ origin: ORIGIN, address: expect.stringMatching(new RegExp(`^${key.address}$`, 'i')) }]);
+    // remembered: no second dialog
+    expect(await response(req('eth_requestAccounts', [], 2))).toMatchObject({ result: [key.address] });
+    expect(dialogs).toHaveLength(1);
+    expect(await response(req('wallet_getInfo'))).toMatchObject({ result: { address: key.address, version: '9.9.9', chainId: '0x7a69', contracts: { adjudicator: '0x' + 'a1'.repeat(20) } } });
+    expect(await response(req('wallet_getPermissions'))).toMatchObject({ result: [{ invoker: ORIGIN, parentCapability: 'eth_accounts' }] });
+    const revoked = await call(req('wallet_revokePermissions', [{ eth_accounts: {} }], 3));
+    expect(revoked).toContainEqual({ jsonrpc: '2.0', method: 'wallet_accountsChanged', params: [] });
+    expect(await response(req('wallet_getInfo'))).toMatchObject({ error: { code: ErrorCode.unauthorized } });
+  });
+
+  it('answers a rejected connection with 4001 and keeps refusing permitted calls', async () => {
+    const { response } = setup([false]);
+    expect(await response(req('eth_requestAccounts'))).toMatchObject({ error: { code: ErrorCode.userRejected } });
+    expect(await response(req('wallet_getInfo'))).toMatchObject({ error: { code: ErrorCode.unauthorized } });
+  });
+
+  it('asks the user once when a site sends several connect calls at once', async () => {
+    const { call, dialogs, key } = setup([true]);
+    const results = await Promise.all([call(req('eth_requestAccounts', [], 1)), call(req('wallet_requestPermissions', [{ eth_accounts: {} }], 2))]);
+    expect(dialogs).toHaveLength(1);
+    expect(results.flat()).toContainEqual({ jsonrpc: '2.0', id: 1, result: [key.address] });
+  });
+});

@@ -1,0 +1,59 @@
+import { Dexie, type EntityTable } from 'dexie';
+
+/**
+ * The wallet's IndexedDB store (Dexie). One database per storage partition: browsers partition
+ * an iframe's storage by the top-level site, so each dapp site embedding the wallet gets its
+ * own database, key and channels (see docs/architecture.md).
+ *
+ * Versions are declared in order and never edited once shipped; a change of schema is a new
+ * version with an `upgrade` that migrates existing records. Dexie runs the upgrades a stored
+ * database lacks, in order, in one versionchange transaction.
+ */
+
+/** The signing key, encrypted under a non-extractable WebCrypto AES-GCM key stored beside it. */
+export interface VaultRecord {
+  id: 'signing-key';
+  /** The address of the key, so the wallet can say who it is before decrypting. */
+  address: `0x${string}`;
+  /** AES-GCM-256, non-extractable: it can decrypt here but its bytes can never be read. */
+  wrappingKey: CryptoKey;
+  iv: Uint8Array<ArrayBuffer>;
+  ciphertext: Uint8Array<ArrayBuffer>;
+  createdAt: number;
+}
+
+/** A site's connection decision, remembered per origin. */
+export interface PermissionRecord {
+  origin: string;
+  granted: boolean;
+  /** When the user decided, in ms since the epoch. */
+  date: number;
+}
+
+export interface MetaRecord {
+  key: string;
+  value: unknown;
+}
+
+export const DATABASE_NAME = 'channel-wallet';
+
+export class WalletDatabase extends Dexie {
+  vault!: EntityTable<VaultRecord, 'id'>;
+  permissions!: EntityTable<PermissionRecord, 'origin'>;
+  meta!: EntityTable<MetaRecord, 'key'>;
+
+  constructor(name = DATABASE_NAME, options?: ConstructorParameters<typeof Dexie>[1]) {
+    super(name, options);
+    // v1: the key vault, per-origin permissions, and metadata.
+    this.version(1).stores({
+      vault: 'id',
+      permissions: 'origin',
+      meta: 'key',
+    });
+  }
+}
+
+/** The schema version the code declares (the highest `version(n)`). */
+export function declaredVersion(db: WalletDatabase): number {
+  return db.verno;
+}

@@ -1,0 +1,63 @@
+import 'fake-indexeddb/auto';
+import { describe, expect, it } from 'vitest';
+import { loadOrCreateSigningKey } from '../keys/vault.ts';
+import { WalletDatabase } from './db.ts';
+import { Permissions } from './permissions.ts';
+
+let n = 0;
+const freshDb = () => new WalletDatabase(`test-${++n}`);
+
+describe('the key vault', () => {
+  it('creates a key on first run and loads the same one afterwards', async () => {
+    const db = freshDb();
+    const first = await loadOrCreateSigningKey(db);
+    expect(first.created).toBe(true);
+    db.close();
+    const reopened = new WalletDatabase(db.name);
+    const again = await loadOrCreateSigningKey(reopened);
+    expect(again.created).toBe(false);
+    expect(again.key.address).toBe(first.key.address);
+  });
+
+  it('stores the key only encrypted, under a non-extractable key', async () => {
+    const db = freshDb();
+    const { key } = await loadOrCreateSigningKey(db);
+    const record = (await db.vault.get('signing-key'))!;
+    const secret = key.exportBytes();
+    const stored = JSON.stringify({ ...record, wrappingKey: null, iv: Array.from(record.iv), ciphertext: Array.from(record.ciphertext) });
+    expect(stored).not.toContain(Buffer.from(secret).toString('hex'));
+    expect(Buffer.from(record.ciphertext).includes(Buffer.from(secret))).toBe(false);
+    expect(record.wrappingKey.extractable).toBe(false);
+    await expect(crypto.subtle.exportKey('raw', record.wrappingKey)).rejects.toThrow();
+  });
+
+  it('refuses a record whose ciphertext was tampered with', async () => {
+    const db = freshDb();
+    await loadOrCreateSigningKey(db);
+    const record = (await db.vault.get('signing-key'))!;
+    record.ciphertext[0]! ^= 1;
+    await db.vault.put(record);
+    await expect(loadOrCreateSigningKey(db)).rejects.toThrow();
+  });
+
+  it('two starts racing on an empty store end with one key', async () => {
+    const db = freshDb();
+    const [a, b] = await Promise.all([loadOrCreateSigningKey(db), loadOrCreateSigningKey(new WalletDatabase(db.name))]);
+    expect(a.key.address).toBe(b.key.address);
+    expect(await db.vault.count()).toBe(1);
+  });
+});
+
+describe('permissions', () => {
+  it('remembers decisions per origin and can revoke them', async () => {
+    const p = new Permissions(freshDb());
+    expect(await p.isGranted('http://localhost:5174')).toBe(false);
+    await p.decide('http://localhost:5174', true, 1000);
+    await p.decide('http://127.0.0.2:5175', false, 2000);
+    expect(await p.isGranted('http://localhost:5174')).toBe(true);
+    expect(await p.isGranted('http://127.0.0.2:5175')).toBe(false);
+    expect(await p.get('http://localhost:5174')).toEqual({ origin: 'http://localhost:5174', granted: true, date: 1000 });
+    await p.revoke('http://localhost:5174');
+    expect(await p.isGranted('http://localhost:5174')).toBe(false);
+  });
+});

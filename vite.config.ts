@@ -76,13 +76,22 @@ function chainConfigPlugin(): Plugin {
 
 export default defineConfig({
   root: ROOT,
+  // Each server gets its own dependency cache: servers sharing one (the wallet and the e2e dapps
+  // start at once) overwrite each other's pre-bundles and answer "504 Outdated Optimize Dep".
+  cacheDir: process.env['VITE_CACHE_DIR'] || 'node_modules/.vite/wallet',
   plugins: [chainConfigPlugin()],
   build: {
     outDir: 'dist',
     emptyOutDir: true, // the entry is index.html at the root
   },
   // Only the wallet page is an entry: don't let the dep scanner crawl other HTML in the repo.
-  optimizeDeps: { entries: ['index.html'] },
+  optimizeDeps: {
+    entries: ['index.html'],
+    // Pre-bundle every dependency at server start. Discovered late (behind a dynamic import), a
+    // dependency makes Vite re-optimize and answer the page's pending imports with
+    // "504 Outdated Optimize Dep", which breaks the first load of a fresh dev server.
+    include: ['dexie', 'ethers', 'hash-wasm', '@noble/curves/secp256k1', '@noble/curves/abstract/weierstrass', '@noble/hashes/sha3'],
+  },
   server: {
     host: '127.0.0.1',
     port: 5173,

@@ -4,10 +4,11 @@
  * regression is visible, but it is not part of `npm test` (timing is not a test).
  */
 import { runCoreBench } from './core.bench.ts';
-import type { Comparison } from './harness.ts';
+import { runRpcBench } from './rpc.bench.ts';
 
-const results: Comparison[] = [];
+const results: { name: string; met: boolean }[] = [];
 results.push(...runCoreBench());
+results.push(...(await runRpcBench()));
 
 const missed = results.filter((r) => !r.met);
 console.log(`\n${results.length - missed.length} of ${results.length} targets met${missed.length ? `; missed: ${missed.map((m) => m.name).join(', ')}` : ''}`);

@@ -1,6 +1,6 @@
 // npm test: every check, in order, streaming each step's output. Keeps going after a failure so
 // all results are shown, then prints a summary whose very last line is "N passed, N failed":
-// vitest tests + Playwright tests (from their JSON reports) + typecheck, lint and build (one each).
+// vitest tests + Playwright tests (from their JSON reports) + typecheck, lint and the wallet and sdk builds (one each).
 // Exits 1 if anything failed or a report is missing.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -118,6 +118,7 @@ async function main(): Promise<number> {
     `--outputFile.json=${VITEST_REPORT}`,
   ]);
   const build = await run('build', join(BIN, 'vite'), ['build']);
+  const buildSdk = await run('build sdk-client', join(BIN, 'tsc'), ['-p', 'sdk-client/tsconfig.build.json']);
   let e2e: StepResult | undefined;
   if (chromium.code === 0) {
     e2e = await run('e2e tests (playwright)', join(BIN, 'playwright'), ['test']);
@@ -130,9 +131,10 @@ async function main(): Promise<number> {
     stepCheck(lint),
     vitestCheck(vitest),
     stepCheck(build),
+    stepCheck(buildSdk),
     playwrightCheck(e2e),
   ];
-  const steps = new Map([chromium, typecheck, lint, vitest, build, ...(e2e ? [e2e] : [])].map((s) => [s.name, s]));
+  const steps = new Map([chromium, typecheck, lint, vitest, build, buildSdk, ...(e2e ? [e2e] : [])].map((s) => [s.name, s]));
 
   console.log('\n━━━ Summary');
   if (chromium.code !== 0) console.log(`  FAIL  ensure chromium: exit code ${chromium.code}`);

@@ -1,0 +1,57 @@
+import { type Frame, type Page, expect } from '@playwright/test';
+import { E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL } from './paths.ts';
+
+export const WALLET_ORIGIN = new URL(E2E_WALLET_URL).origin;
+export const DAPP_A = new URL(E2E_DAPP_A_URL).origin;
+export const DAPP_B = new URL(E2E_DAPP_B_URL).origin;
+
+/** Opens the test dapp on site A or B, pointed at the e2e wallet (with a trailing slash, as users type it). */
+export async function openDapp(page: Page, site: 'A' | 'B' = 'A'): Promise<void> {
+  const base = site === 'A' ? E2E_DAPP_A_URL : E2E_DAPP_B_URL;
+  await page.goto(`${base}/?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}`);
+  await expect(page.getByTestId('dapp-status')).toHaveText('dapp loaded');
+}
+
+export const walletIframe = (page: Page) => page.locator(`iframe[src^="${WALLET_ORIGIN}/"]`);
+export const wallet = (page: Page) => page.frameLocator(`iframe[src^="${WALLET_ORIGIN}/"]`);
+
+export function walletFrame(page: Page): Frame {
+  const frame = page.frames().find((f) => f.url().startsWith(`${WALLET_ORIGIN}/`));
+  if (!frame) throw new Error('the wallet iframe is not mounted');
+  return frame;
+}
+
+/** Connects the dapp page to the wallet (mounts the iframe and waits for ready). */
+export async function mountWallet(page: Page): Promise<void> {
+  await page.evaluate(() => window.dapp.connect());
+}
+
+/** Starts eth_requestAccounts, approves (or rejects) in the wallet's dialog, returns the outcome. */
+export async function requestAccounts(page: Page, answer: 'approve' | 'reject'): Promise<{ ok: true; accounts: string[] } | { ok: false; code: number }> {
+  await page.evaluate(() => {
+    const w = window as unknown as { pending: Promise<unknown> };
+    w.pending = window.dapp.client!.requestAccounts().then(
+      (accounts) => ({ ok: true, accounts }),
+      (e: { code: number }) => ({ ok: false, code: e.code }),
+    );
+  });
+  const dialog = wallet(page).getByTestId('connect-dialog');
+  await expect(dialog).toBeVisible();
+  await expect(walletIframe(page)).toBeVisible();
+  await wallet(page).getByTestId(`connect-${answer}`).click();
+  const outcome = await page.evaluate(() => (window as unknown as { pending: Promise<{ ok: true; accounts: string[] } | { ok: false; code: number }> }).pending);
+  await expect(walletIframe(page)).toBeHidden();
+  return outcome;
+}
+
+/** Calls a wallet method from the dapp and returns its result or its error code. */
+export async function call(page: Page, method: string, params?: unknown): Promise<{ result?: unknown; code?: number; message?: string }> {
+  return page.evaluate(
+    ({ method, params }) =>
+      window.dapp.client!.request({ method, params } as never).then(
+        (result: unknown) => ({ result }),
+        (e: { code: number; message: string }) => ({ code: e.code, message: e.message }),
+      ),
+    { method, params },
+  );
+}

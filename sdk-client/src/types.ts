@@ -1,0 +1,90 @@
+import type { MethodName, MethodParams, MethodResult, NotificationName, NotificationParams } from './schema.ts';
+
+/**
+ * Every method's params and result, resolved once. The API indexes these with its type parameter
+ * (`ResultByMethod[M]`) where the schema writes `MethodResult<M>`: the same types once M is known,
+ * but tsc can compare generic signatures over these, while over the schema's deferred conditional
+ * types it gives up (TS2589) — e.g. when a client is assigned to an EIP-1193 provider type.
+ */
+export type ParamsByMethod = { [M in MethodName]: MethodParams<M> };
+export type ResultByMethod = { [M in MethodName]: MethodResult<M> };
+
+export interface WalletClientOptions {
+  /** Where the wallet is served, e.g. `https://wallet.example/`. Must be http(s). */
+  walletUrl: string;
+  /** Where to mount the wallet's overlay; `document.body` when omitted. */
+  container?: HTMLElement;
+  /** How long a non-interactive call may take, in ms. Default 10 000. */
+  timeoutMs?: number;
+  /** How long a call that may wait on the user (schema `interactive: true`) may take, in ms. Default 300 000. */
+  interactiveTimeoutMs?: number;
+  /** How long the wallet may take to load and post `wallet_ready`, in ms. Default 15 000. */
+  readyTimeoutMs?: number;
+}
+
+export interface RequestOptions {
+  /** Overrides the client's timeout for this call, in ms. It runs from when the call is sent to the wallet. */
+  timeoutMs?: number;
+}
+
+/** EIP-1193 style request arguments, typed from the schema. */
+export interface RequestArguments<M extends MethodName = MethodName> {
+  method: M;
+  /** Omitted: `[]` is sent (the form of every parameterless method). */
+  params?: ParamsByMethod[M];
+}
+
+export type NotificationListener<N extends NotificationName> = (params: NotificationParams<N>) => void;
+
+/** `connecting` until the wallet posts `wallet_ready`; `closed` after `destroy()` or a ready timeout. */
+export type ClientState = 'connecting' | 'ready' | 'closed';
+
+/**
+ * A typed method for every method of the schema (see `methodAliases`, which the compiler checks
+ * covers every `MethodName`).
+ */
+export interface WalletMethods {
+  /** `eth_requestAccounts`: asks the user to connect this site (once), then the wallet address. Interactive. */
+  requestAccounts(options?: RequestOptions): Promise<MethodResult<'eth_requestAccounts'>>;
+  /** `eth_accounts`: the wallet address if this site is connected, else `[]`. */
+  accounts(options?: RequestOptions): Promise<MethodResult<'eth_accounts'>>;
+  /** `eth_chainId`: the wallet's chain as a hex quantity. */
+  chainId(options?: RequestOptions): Promise<MethodResult<'eth_chainId'>>;
+  /** `wallet_getPermissions`: this site's permissions (EIP-2255). */
+  getPermissions(options?: RequestOptions): Promise<MethodResult<'wallet_getPermissions'>>;
+  /** `wallet_requestPermissions`: EIP-2255 connect; asks the user. Interactive. */
+  requestPermissions(
+    request?: MethodParams<'wallet_requestPermissions'>[0],
+    options?: RequestOptions,
+  ): Promise<MethodResult<'wallet_requestPermissions'>>;
+  /** `wallet_revokePermissions`: disconnects this site. */
+  revokePermissions(
+    request?: MethodParams<'wallet_revokePermissions'>[0],
+    options?: RequestOptions,
+  ): Promise<MethodResult<'wallet_revokePermissions'>>;
+  /** `wallet_getInfo`: address, version, chain id and contract addresses. Needs permission. */
+  getInfo(options?: RequestOptions): Promise<MethodResult<'wallet_getInfo'>>;
+  /** `channel_list`: the channels this wallet is in. Needs permission. */
+  listChannels(options?: RequestOptions): Promise<MethodResult<'channel_list'>>;
+}
+
+export interface WalletClient extends WalletMethods {
+  /** The wallet's origin, normalised (`new URL(walletUrl).origin`). */
+  readonly walletOrigin: string;
+  readonly state: ClientState;
+  /**
+   * Resolves with `wallet_ready`'s params when the wallet is ready; rejects with a
+   * WalletRpcError 4900 if it is not ready within `readyTimeoutMs` or the client is destroyed first.
+   */
+  readonly ready: Promise<NotificationParams<'wallet_ready'>>;
+  /**
+   * Calls a wallet method. Calls made before the wallet is ready are queued and sent, in order,
+   * when it is. Rejects with a WalletRpcError.
+   */
+  request<M extends MethodName>(args: RequestArguments<M>, options?: RequestOptions): Promise<ResultByMethod[M]>;
+  /** Listens to a wallet notification; returns a function that removes the listener. */
+  on<N extends NotificationName>(name: N, listener: NotificationListener<N>): () => void;
+  off<N extends NotificationName>(name: N, listener: NotificationListener<N>): void;
+  /** Removes the iframe and the message listener; pending and queued calls reject with 4900. Idempotent. */
+  destroy(): void;
+}

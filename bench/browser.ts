@@ -7,7 +7,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from '@playwright/test';
+import { type Browser, type BrowserContext, chromium } from '@playwright/test';
 import { build } from 'vite';
 import { freePort } from '../chain/anvil.ts';
 import { chromiumLaunchOptions } from '../e2e/chromium.ts';
@@ -54,6 +54,16 @@ export async function buildPages(): Promise<{ walletDir: string; dappDir: string
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ ...chromiumLaunchOptions, headless: true });
+}
+
+/**
+ * tsx compiles this file with esbuild's keepNames, which wraps named functions in `__name(…)`;
+ * functions handed to page.evaluate carry those calls into the page, so define it there.
+ */
+export async function newBenchContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  await context.addInitScript({ content: 'globalThis.__name = (f) => f;' });
+  return context;
 }
 
 export function percentile(xs: number[], p: number): number {

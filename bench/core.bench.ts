@@ -10,6 +10,7 @@ import {
   addressToDestination,
   hashStateBytes,
   keccakImplementation,
+  keccakReady,
   recoverSigner,
   signatureToHex,
   signVoucher,
@@ -42,7 +43,8 @@ function ledgerLikeState(alice: string, bob: string): State {
   };
 }
 
-export function runCoreBench(): Comparison[] {
+export async function runCoreBench(): Promise<Comparison[]> {
+  await keccakReady;
   const key = PrivateKey.fromHex(KEY);
   const wallet = new Wallet(KEY);
   const state = ledgerLikeState(key.address, '0x70997970c51812dc3a010c7d01b50e0d17dc79c8');

@@ -7,7 +7,7 @@ import { runCoreBench } from './core.bench.ts';
 import { runRpcBench } from './rpc.bench.ts';
 
 const results: { name: string; met: boolean }[] = [];
-results.push(...runCoreBench());
+results.push(...(await runCoreBench()));
 results.push(...(await runRpcBench()));
 
 const missed = results.filter((r) => !r.met);

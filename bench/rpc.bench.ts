@@ -6,7 +6,7 @@
  * (the floor for a start).
  */
 import type { Page } from '@playwright/test';
-import { buildPages, launchChromium, percentile, serveStatic } from './browser.ts';
+import { buildPages, launchChromium, newBenchContext, percentile, serveStatic } from './browser.ts';
 
 export interface BrowserFigure {
   name: string;
@@ -107,7 +107,7 @@ export async function runRpcBench(): Promise<BrowserFigure[]> {
     const reload: number[] = [];
     const blank: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const context = await browser.newContext();
+      const context = await newBenchContext(browser);
       const page = await context.newPage();
       await page.goto(dappUrl);
       blank.push(await blankStart(page, wallet.url));
@@ -117,7 +117,7 @@ export async function runRpcBench(): Promise<BrowserFigure[]> {
       await context.close();
     }
 
-    const context = await browser.newContext();
+    const context = await newBenchContext(browser);
     const page = await context.newPage();
     await page.goto(dappUrl);
     await walletStart(page);

@@ -1,17 +1,21 @@
 import { keccak_256 } from '@noble/hashes/sha3';
-import { createKeccak, type IHasher } from 'hash-wasm';
+import { type IHasher, createKeccak } from 'hash-wasm';
 
 /**
- * keccak-256. A WebAssembly implementation is about ten times faster than pure JS for
- * the ~860-byte encoded states we hash on every update; where WebAssembly is unavailable
- * (a strict CSP, say) the pure-JS one gives the same bytes.
+ * keccak-256. A WebAssembly implementation is about ten times faster than pure JS for the
+ * ~860-byte encoded states we hash on every update. It compiles in the background: until it is
+ * ready (and wherever WebAssembly is unavailable, e.g. under a strict CSP) the pure-JS one gives
+ * the same bytes, so nothing waits on it at start-up.
  */
 let wasm: IHasher | null = null;
-try {
-  wasm = await createKeccak(256);
-} catch {
-  wasm = null;
-}
+
+/** Resolves when the WebAssembly hasher is in use (or known to be unavailable). */
+export const keccakReady: Promise<void> = createKeccak(256).then(
+  (hasher) => {
+    wasm = hasher;
+  },
+  () => undefined,
+);
 
 export function keccak256(data: Uint8Array): Uint8Array {
   if (wasm !== null) {

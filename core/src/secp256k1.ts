@@ -21,3 +21,16 @@ export function warmUpSecp256k1(): void {
 export function isSecp256k1Warm(): boolean {
   return warm;
 }
+
+/**
+ * A copy of G without a precomputed table. Deriving a public key is a one-off per key (at
+ * creation and when the wallet loads), so it should not pay for building the generator's
+ * table first: that would put ~30 ms on the wallet's start. Still constant-time.
+ */
+const G_PLAIN = secp256k1.ProjectivePoint.fromAffine(secp256k1.ProjectivePoint.BASE.toAffine());
+
+/** The uncompressed public key (65 bytes) of a secret key given as bytes. */
+export function derivePublicKey(secret: Uint8Array): Uint8Array {
+  if (warm) return secp256k1.getPublicKey(secret, false);
+  return G_PLAIN.multiply(secp256k1.utils.normPrivateKeyToScalar(secret)).toRawBytes(false);
+}

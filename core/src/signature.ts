@@ -1,4 +1,4 @@
-import { isSecp256k1Warm, secp256k1, warmUpSecp256k1 } from './secp256k1.ts';
+import { derivePublicKey, isSecp256k1Warm, secp256k1, warmUpSecp256k1 } from './secp256k1.ts';
 import { fail } from './errors.ts';
 import { type Address, type Bytes32, type Hex, bytesToHex, hexToBytes, parseBytes32, parseObject, writeHexInto } from './hex.ts';
 import { keccak256 } from './keccak.ts';
@@ -34,7 +34,7 @@ export class PrivateKey {
   private constructor(bytes: Uint8Array) {
     if (bytes.length !== 32 || !secp256k1.utils.isValidPrivateKey(bytes)) fail('invalid-length', 'privateKey', 'not a valid secp256k1 secret key');
     this.#bytes = bytes;
-    this.address = publicKeyToAddress(secp256k1.getPublicKey(bytes, false));
+    this.address = publicKeyToAddress(derivePublicKey(bytes));
   }
   static fromBytes(bytes: Uint8Array): PrivateKey {
     return new PrivateKey(Uint8Array.from(bytes));

@@ -2,7 +2,7 @@ import chainConfig from 'virtual:chain-config';
 import { version } from '../../package.json';
 import { Permissions } from './store/permissions.ts';
 import { WalletDatabase } from './store/db.ts';
-import { loadOrCreateSigningKey } from './keys/vault.ts';
+import { loadOrCreateSigningKey, prepareSigningKey } from './keys/vault.ts';
 import { consoleLogger } from './log.ts';
 import { createHandlers } from './rpc/handlers.ts';
 import { RpcServer } from './rpc/server.ts';
@@ -17,8 +17,12 @@ import { warmUpSecp256k1 } from '../../core/src/index.ts';
 export async function startWallet(peerOrigin: string, root: HTMLElement): Promise<void> {
   const log = consoleLogger;
   const db = new WalletDatabase();
-  await db.open();
-  const { key, created } = await loadOrCreateSigningKey(db);
+  const opening = db.open();
+  // Prepare a key while the database opens; it is used only if the store has none yet.
+  const candidate = prepareSigningKey();
+  candidate.catch(() => undefined);
+  await opening;
+  const { key, created } = await loadOrCreateSigningKey(db, candidate);
   const permissions = new Permissions(db);
   const transport = parentTransport(peerOrigin);
   const dialogs = new Dialogs({ root, setVisible: (visible) => server.notify('wallet_uiRequest', { visible }) });

@@ -1,7 +1,10 @@
 /**
  * Entry point of the wallet page (the root index.html). Embedded by a dapp through the sdk, it
  * runs the wallet for the one origin named in its URL. Opened directly, it shows a status page.
+ * The wallet is imported statically so the browser fetches it in one wave with this module;
+ * only the status page (which pulls in ethers) loads on demand.
  */
+import { startWallet } from './app.ts';
 import { peerOriginFromLocation } from './rpc/window-transport.ts';
 
 const root = document.getElementById('app');
@@ -16,7 +19,6 @@ if (window.parent === window) {
     root.textContent = 'This wallet must be opened by the Channel Wallet sdk, which names the embedding site.';
   } else {
     root.replaceChildren();
-    const { startWallet } = await import('./app.ts');
     await startWallet(peerOrigin, root);
   }
 }

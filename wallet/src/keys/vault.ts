@@ -39,15 +39,28 @@ async function decryptKey(record: VaultRecord): Promise<PrivateKey> {
   }
 }
 
+export interface KeyCandidate {
+  key: PrivateKey;
+  record: VaultRecord;
+}
+
 /**
- * Loads the signing key, creating and storing it on first run. Safe against two tabs starting
- * at once: the first record written wins and the other tab loads it.
+ * A new key, already encrypted, ready to store if this turns out to be the first run. The
+ * wallet prepares it while its database opens, so a first start does not wait for both in turn.
  */
-export async function loadOrCreateSigningKey(db: WalletDatabase): Promise<{ key: PrivateKey; created: boolean }> {
+export async function prepareSigningKey(): Promise<KeyCandidate> {
+  const key = PrivateKey.random();
+  return { key, record: { id: VAULT_ID, ...(await encryptKey(key)) } };
+}
+
+/**
+ * Loads the signing key, creating and storing it on first run (from `candidate` if given).
+ * Safe against two tabs starting at once: the first record written wins and the other loads it.
+ */
+export async function loadOrCreateSigningKey(db: WalletDatabase, candidate?: Promise<KeyCandidate>): Promise<{ key: PrivateKey; created: boolean }> {
   const existing = await db.vault.get(VAULT_ID);
   if (existing) return { key: await decryptKey(existing), created: false };
-  const fresh = PrivateKey.random();
-  const record: VaultRecord = { id: VAULT_ID, ...(await encryptKey(fresh)) };
+  const { key: fresh, record } = await (candidate ?? prepareSigningKey());
   try {
     await db.vault.add(record);
     return { key: fresh, created: true };

@@ -18,3 +18,4 @@ export * from './adjudicator.ts';
 export * from './apps/recovered.ts';
 export * from './apps/consensus-app.ts';
 export * from './apps/virtual-payment-app.ts';
+export * from './relay-login.ts';

@@ -55,3 +55,16 @@ describe('EIP-191 signatures', () => {
   });
 });
 
+
+import { recoverRelayLogin, signRelayLogin } from './relay-login.ts';
+
+describe('relay login', () => {
+  it('recovers the wallet for the same relay and challenge only', () => {
+    const key = PrivateKey.random();
+    const challenge = new Rng(21).bytes32();
+    const sig = signRelayLogin(key, 'ws://127.0.0.1:7000', challenge);
+    expect(recoverRelayLogin('ws://127.0.0.1:7000', challenge, sig)).toBe(key.address);
+    expect(recoverRelayLogin('ws://evil.example', challenge, sig)).not.toBe(key.address);
+    expect(recoverRelayLogin('ws://127.0.0.1:7000', new Rng(22).bytes32(), sig)).not.toBe(key.address);
+  });
+});

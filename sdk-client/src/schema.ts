@@ -136,6 +136,21 @@ export const methods = {
     interactive: false,
     description: 'The channels this wallet is in.',
   },
+  wallet_signRelayChallenge: {
+    params: s.tuple(s.object({ relayOrigin: s.string({ maxLength: 2048 }), challenge: s.bytes32() })),
+    result: s.object({ address: s.address(), signature: s.object({ v: s.number({ integer: true, min: 27, max: 28 }), r: s.bytes32(), s: s.bytes32() }) }),
+    access: 'permitted',
+    interactive: false,
+    description:
+      "Proves the wallet's address to a message relay: signs the relay's challenge under a relay-login domain that cannot be mistaken for a state or a voucher.",
+  },
+  channel_receiveMessage: {
+    params: s.tuple(s.object({ from: s.address(), message: s.string({ maxLength: 1 << 20 }) })),
+    result: s.null(),
+    access: 'permitted',
+    interactive: false,
+    description: 'Hands the wallet a protocol message from a peer (as carried by any transport, e.g. the relay).',
+  },
 } as const satisfies Record<string, MethodDefinition>;
 
 export type MethodName = keyof typeof methods;
@@ -151,6 +166,8 @@ export const notifications = {
   wallet_uiRequest: s.object({ visible: s.boolean() }),
   /** This site's view of the accounts changed (connect, revoke): EIP-1193 `accountsChanged`. */
   wallet_accountsChanged: s.array(s.address(), 1),
+  /** A protocol message for a peer: deliver `message` (opaque JSON text) to the wallet at `to`. */
+  channel_outboundMessage: s.object({ to: s.address(), message: s.string({ maxLength: 1 << 20 }) }),
 } as const;
 
 export type NotificationName = keyof typeof notifications;

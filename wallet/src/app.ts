@@ -8,7 +8,9 @@ import { createHandlers } from './rpc/handlers.ts';
 import { RpcServer } from './rpc/server.ts';
 import { parentTransport } from './rpc/window-transport.ts';
 import { Dialogs } from './ui/connect-dialog.ts';
-import { warmUpSecp256k1 } from '../../core/src/index.ts';
+import { signRelayLogin, warmUpSecp256k1 } from '../../core/src/index.ts';
+import { ErrorCode } from '../../sdk-client/src/schema.ts';
+import { RpcError } from './rpc/rpc-error.ts';
 
 /**
  * The wallet inside its iframe: open the store, load (or create) the signing key, answer the
@@ -33,6 +35,10 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     permissions,
     askToConnect: (request) => dialogs.askToConnect(request),
     notify: (method, params) => server.notify(method, params),
+    signRelayChallenge: (relayOrigin, challenge) => signRelayLogin(key, relayOrigin, challenge),
+    receivePeerMessage: async () => {
+      throw new RpcError(ErrorCode.internalError, 'this wallet does not run channels yet');
+    },
   });
   const server: RpcServer = new RpcServer({ origin: peerOrigin, post: transport.post, handlers, isPermitted: (o) => permissions.isGranted(o), log });
   transport.listen((data) => void server.handle(data));

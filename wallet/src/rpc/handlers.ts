@@ -20,6 +20,10 @@ export interface HandlerDeps {
   /** Shows the connect dialog; resolves with the user's decision. */
   askToConnect: (request: { origin: string; address: string }) => Promise<boolean>;
   notify: <N extends NotificationName>(method: N, params: NotificationParams<N>) => void;
+  /** Signs a relay's login challenge with the wallet key (relay-login domain only). */
+  signRelayChallenge: (relayOrigin: string, challenge: `0x${string}`) => { v: 27 | 28; r: `0x${string}`; s: `0x${string}` };
+  /** Hands a peer's protocol message to the engine. */
+  receivePeerMessage: (from: `0x${string}`, message: string) => Promise<void>;
 }
 
 type Permission = MethodResult<'wallet_getPermissions'>[number];
@@ -84,5 +88,21 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       };
     },
     channel_list: async () => [],
+    wallet_signRelayChallenge: async ([{ relayOrigin, challenge }]) => {
+      let origin: string;
+      try {
+        origin = new URL(relayOrigin).origin;
+      } catch {
+        throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].relayOrigin: expected a ws(s) or http(s) origin', { field: 'params[0].relayOrigin' });
+      }
+      if (origin !== relayOrigin || !/^(wss?|https?):$/.test(new URL(relayOrigin).protocol)) {
+        throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].relayOrigin: expected a ws(s) or http(s) origin', { field: 'params[0].relayOrigin' });
+      }
+      return { address: deps.address, signature: deps.signRelayChallenge(relayOrigin, challenge) };
+    },
+    channel_receiveMessage: async ([{ from, message }]) => {
+      await deps.receivePeerMessage(lower(from), message);
+      return null;
+    },
   };
 }

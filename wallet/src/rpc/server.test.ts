@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { PrivateKey } from '../../../core/src/index.ts';
+import { PrivateKey, recoverRelayLogin, signRelayLogin } from '../../../core/src/index.ts';
 import { ErrorCode, type RpcNotification, type RpcResponse } from '../../../sdk-client/src/schema.ts';
 import { silentLogger } from '../log.ts';
 import { WalletDatabase } from '../store/db.ts';
@@ -28,6 +28,8 @@ function setup(answers: boolean[] = []) {
       return answers.shift() ?? false;
     },
     notify: (method, params) => server.notify(method, params),
+    signRelayChallenge: (relayOrigin, challenge) => signRelayLogin(key, relayOrigin, challenge),
+    receivePeerMessage: async () => undefined,
   });
   const server: RpcServer = new RpcServer({ origin: ORIGIN, post: (m) => posted.push(m), handlers, isPermitted: (o) => permissions.isGranted(o), log: silentLogger });
   const call = async (message: unknown) => {
@@ -101,5 +103,18 @@ describe('the wallet RPC endpoint', () => {
     const results = await Promise.all([call(req('eth_requestAccounts', [], 1)), call(req('wallet_requestPermissions', [{ eth_accounts: {} }], 2))]);
     expect(dialogs).toHaveLength(1);
     expect(results.flat()).toContainEqual({ jsonrpc: '2.0', id: 1, result: [key.address] });
+  });
+
+  it('signs a relay login challenge for a connected site, and only a well-formed origin', async () => {
+    const { response, key } = setup([true]);
+    const challenge = `0x${'ab'.repeat(32)}` as const;
+    expect(await response(req('wallet_signRelayChallenge', [{ relayOrigin: 'ws://127.0.0.1:7000', challenge }]))).toMatchObject({ error: { code: ErrorCode.unauthorized } });
+    await response(req('eth_requestAccounts'));
+    const ok = (await response(req('wallet_signRelayChallenge', [{ relayOrigin: 'ws://127.0.0.1:7000', challenge }]))) as { result: { address: string; signature: never } };
+    expect(ok.result.address).toBe(key.address);
+    expect(recoverRelayLogin('ws://127.0.0.1:7000', challenge, ok.result.signature)).toBe(key.address);
+    expect(await response(req('wallet_signRelayChallenge', [{ relayOrigin: 'ws://127.0.0.1:7000/path', challenge }]))).toMatchObject({
+      error: { code: ErrorCode.invalidParams, data: { field: 'params[0].relayOrigin' } },
+    });
   });
 });

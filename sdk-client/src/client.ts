@@ -162,6 +162,14 @@ class Client implements WalletClient {
     return this.request({ method: 'channel_list' }, options);
   }
 
+  signRelayChallenge(request: MethodParams<'wallet_signRelayChallenge'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_signRelayChallenge'>> {
+    return this.request({ method: 'wallet_signRelayChallenge', params: [request] }, options);
+  }
+
+  receiveMessage(request: MethodParams<'channel_receiveMessage'>[0], options?: RequestOptions): Promise<MethodResult<'channel_receiveMessage'>> {
+    return this.request({ method: 'channel_receiveMessage', params: [request] }, options);
+  }
+
   on<N extends NotificationName>(name: N, listener: NotificationListener<N>): () => void {
     return this.#emitter.on(name, listener);
   }

@@ -14,6 +14,8 @@ export const methodAliases = {
   wallet_revokePermissions: 'revokePermissions',
   wallet_getInfo: 'getInfo',
   channel_list: 'listChannels',
+  wallet_signRelayChallenge: 'signRelayChallenge',
+  channel_receiveMessage: 'receiveMessage',
 } as const satisfies Record<MethodName, keyof WalletMethods>;
 
 // And the other way: every method on WalletMethods is the alias of a schema method.

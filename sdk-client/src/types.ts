@@ -66,6 +66,13 @@ export interface WalletMethods {
   getInfo(options?: RequestOptions): Promise<MethodResult<'wallet_getInfo'>>;
   /** `channel_list`: the channels this wallet is in. Needs permission. */
   listChannels(options?: RequestOptions): Promise<MethodResult<'channel_list'>>;
+  /** `wallet_signRelayChallenge`: proves the wallet's address to a message relay. Needs permission. */
+  signRelayChallenge(
+    request: MethodParams<'wallet_signRelayChallenge'>[0],
+    options?: RequestOptions,
+  ): Promise<MethodResult<'wallet_signRelayChallenge'>>;
+  /** `channel_receiveMessage`: hands the wallet a peer's protocol message. Needs permission. */
+  receiveMessage(request: MethodParams<'channel_receiveMessage'>[0], options?: RequestOptions): Promise<MethodResult<'channel_receiveMessage'>>;
 }
 
 export interface WalletClient extends WalletMethods {

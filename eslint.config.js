@@ -24,7 +24,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['dexie', 'ethers', 'ethers/*', 'xstate', 'node:*', '../wallet/*', '../hub/*'] },
+        { patterns: ['dexie', 'ethers', 'ethers/*', 'node:*', '../wallet/*', '../hub/*'] },
       ],
       'no-restricted-globals': ['error', 'window', 'document', 'indexedDB', 'localStorage', 'fetch'],
     },

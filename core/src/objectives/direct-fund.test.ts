@@ -45,7 +45,7 @@ function world() {
   ]);
   const start = (key: PrivateKey, snapshot?: unknown) => {
     const machine = directFundMachine(key);
-    const actor = snapshot ? createActor(machine, { snapshot: snapshot as never }) : createActor(machine, { input: { channel: newChannel(prefund, key.address) } });
+    const actor = snapshot ? createActor(machine, { snapshot } as never) : createActor(machine, { input: { channel: newChannel(prefund, key.address) } });
     actor.start();
     actors.set(key.address, actor);
     return actor;
@@ -120,7 +120,7 @@ describe('direct funding objective', () => {
     // Alice learns the holdings and plans her deposit; we persist and "crash" before performing it.
     a.send({ type: 'HOLDINGS', asset: ETH, amount: 0n });
     const persisted = structuredClone(a.getPersistedSnapshot());
-    expect((persisted as { context: DirectFundContext }).context.deposits[ETH]?.status).toBe('submitting');
+    expect((persisted as unknown as { context: DirectFundContext }).context.deposits[ETH]?.status).toBe('submitting');
     a.stop();
     // Reload: the stored outbox still holds the deposit, which the engine performs again.
     const a2 = w.start(alice, persisted);

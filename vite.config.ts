@@ -38,6 +38,12 @@ function readChainConfigFile(file: string): Record<string, unknown> | null {
     if (typeof obj[key] !== type) throw new Error(`chain config ${file}: "${key}" must be a ${type}`);
     config[key] = obj[key];
   }
+  // The dev services beside the chain, when running.
+  for (const key of ['faucetUrl', 'relayUrl']) {
+    if (obj[key] === undefined) continue;
+    if (typeof obj[key] !== 'string') throw new Error(`chain config ${file}: "${key}" must be a string`);
+    config[key] = obj[key];
+  }
   return config;
 }
 
@@ -90,7 +96,7 @@ export default defineConfig({
     // Pre-bundle every dependency at server start. Discovered late (behind a dynamic import), a
     // dependency makes Vite re-optimize and answer the page's pending imports with
     // "504 Outdated Optimize Dep", which breaks the first load of a fresh dev server.
-    include: ['dexie', 'ethers', 'hash-wasm', '@noble/curves/secp256k1', '@noble/curves/abstract/weierstrass', '@noble/hashes/sha3'],
+    include: ['dexie', 'ethers', 'xstate', 'hash-wasm', '@noble/curves/secp256k1', '@noble/curves/abstract/weierstrass', '@noble/hashes/sha3'],
   },
   server: {
     host: '127.0.0.1',

@@ -14,7 +14,13 @@ export type ContractAddresses = {
 };
 
 /** What the wallet, hub and tests need to reach a chain. Serialized to .local/chain.json. */
-export type ChainConfig = { rpcUrl: string } & ContractAddresses;
+/** What the wallet, the hub and the tests need to know about a chain and the dev services beside it. */
+export type ChainConfig = { rpcUrl: string } & ContractAddresses & {
+  /** The dev faucet (local chains only): POST /faucet {address}. */
+  faucetUrl?: string;
+  /** The hub's message relay (ws://…/relay). */
+  relayUrl?: string;
+};
 
 export const DEFAULT_CHAIN_CONFIG_PATH = '.local/chain.json';
 
@@ -99,6 +105,14 @@ export function parseChainConfig(raw: unknown, source = 'chain config'): ChainCo
       throw new Error(`${source}: ${key} must be an address, got ${JSON.stringify(value)}`);
     }
   };
+  const optionalUrl = (key: 'faucetUrl' | 'relayUrl', schemes: RegExp): string | undefined => {
+    const value = obj[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !schemes.test(value)) throw new Error(`${source}: ${key} must be a URL matching ${schemes}`);
+    return value;
+  };
+  const faucetUrl = optionalUrl('faucetUrl', /^https?:\/\//);
+  const relayUrl = optionalUrl('relayUrl', /^wss?:\/\//);
   return {
     rpcUrl,
     chainId,
@@ -106,5 +120,7 @@ export function parseChainConfig(raw: unknown, source = 'chain config'): ChainCo
     consensusApp: address('consensusApp'),
     virtualPaymentApp: address('virtualPaymentApp'),
     token: address('token'),
+    ...(faucetUrl !== undefined && { faucetUrl }),
+    ...(relayUrl !== undefined && { relayUrl }),
   };
 }

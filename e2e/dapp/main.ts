@@ -3,7 +3,7 @@
  * client to Playwright as `window.dapp`. It also records every message posted to this window,
  * so a test can check that nothing secret ever reaches the host page.
  */
-import { type WalletClient, connect, createWalletClient } from '../../sdk-client/src/index.ts';
+import { type WalletClient, connect, connectRelay, createWalletClient } from '../../sdk-client/src/index.ts';
 
 declare global {
   interface Window {
@@ -13,6 +13,8 @@ declare global {
       notifications: { method: string; params: unknown }[];
       client: WalletClient | null;
       connect: () => Promise<void>;
+      /** Connects the wallet to the hub's relay (after the user connected the site). */
+      connectRelay: () => Promise<void>;
       /** Creates the client without waiting, so calls can be made before the wallet is ready. */
       createClient: () => WalletClient;
     };
@@ -28,7 +30,7 @@ const walletUrl = new URLSearchParams(location.search).get('wallet') ?? 'http://
 const status = document.getElementById('status')!;
 
 function watch(client: WalletClient): WalletClient {
-  for (const name of ['wallet_ready', 'wallet_uiRequest', 'wallet_accountsChanged'] as const) {
+  for (const name of ['wallet_ready', 'wallet_uiRequest', 'wallet_accountsChanged', 'channel_updated', 'channel_proposed', 'objective_progress'] as const) {
     client.on(name, (params: unknown) => window.dapp.notifications.push({ method: name, params }));
   }
   return client;
@@ -42,6 +44,11 @@ window.dapp = {
   connect: async () => {
     window.dapp.client = watch(await connect({ walletUrl }));
     status.textContent = 'wallet ready';
+  },
+  connectRelay: async () => {
+    const relayUrl = new URLSearchParams(location.search).get('relay');
+    if (!relayUrl) throw new Error('no ?relay= given');
+    await connectRelay({ client: window.dapp.client!, relayUrl });
   },
   createClient: () => {
     const client = watch(createWalletClient({ walletUrl }));

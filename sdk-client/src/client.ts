@@ -166,6 +166,26 @@ class Client implements WalletClient {
     return this.request({ method: 'wallet_signRelayChallenge', params: [request] }, options);
   }
 
+  getChannel(request: MethodParams<'channel_get'>[0], options?: RequestOptions): Promise<MethodResult<'channel_get'>> {
+    return this.request({ method: 'channel_get', params: [request] }, options);
+  }
+
+  createChannel(request: MethodParams<'channel_create'>[0], options?: RequestOptions): Promise<MethodResult<'channel_create'>> {
+    return this.request({ method: 'channel_create', params: [request] }, options);
+  }
+
+  joinChannel(request: MethodParams<'channel_join'>[0], options?: RequestOptions): Promise<MethodResult<'channel_join'>> {
+    return this.request({ method: 'channel_join', params: [request] }, options);
+  }
+
+  updateChannel(request: MethodParams<'channel_update'>[0], options?: RequestOptions): Promise<MethodResult<'channel_update'>> {
+    return this.request({ method: 'channel_update', params: [request] }, options);
+  }
+
+  closeChannel(request: MethodParams<'channel_close'>[0], options?: RequestOptions): Promise<MethodResult<'channel_close'>> {
+    return this.request({ method: 'channel_close', params: [request] }, options);
+  }
+
   receiveMessage(request: MethodParams<'channel_receiveMessage'>[0], options?: RequestOptions): Promise<MethodResult<'channel_receiveMessage'>> {
     return this.request({ method: 'channel_receiveMessage', params: [request] }, options);
   }

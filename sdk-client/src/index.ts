@@ -12,6 +12,8 @@ export { WalletRpcError } from './errors.ts';
 export { FRAME_ATTRIBUTE, FRAME_TITLE } from './frame.ts';
 export { methodAliases } from './methods.ts';
 export { ErrorCode, methods, notifications } from './schema.ts';
+export { connectRelay, RELAY_BACKOFF_MAX_MS, RELAY_BACKOFF_MIN_MS, RELAY_BUFFER_LIMIT, RELAY_LOGIN_TIMEOUT_MS, relayOriginOf } from './relay.ts';
+export type { RelayConnection, RelayLogFields, RelayOptions, RelaySocket, RelaySocketConstructor, RelayState, RelayWallet } from './relay.ts';
 export type { MethodName, MethodParams, MethodResult, NotificationName, NotificationParams } from './schema.ts';
 export type { HexString } from './schema-types.ts';
 export type {

@@ -16,6 +16,11 @@ export const methodAliases = {
   channel_list: 'listChannels',
   wallet_signRelayChallenge: 'signRelayChallenge',
   channel_receiveMessage: 'receiveMessage',
+  channel_get: 'getChannel',
+  channel_create: 'createChannel',
+  channel_join: 'joinChannel',
+  channel_update: 'updateChannel',
+  channel_close: 'closeChannel',
 } as const satisfies Record<MethodName, keyof WalletMethods>;
 
 // And the other way: every method on WalletMethods is the alias of a schema method.

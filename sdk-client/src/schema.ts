@@ -29,6 +29,12 @@ export const ErrorCode = {
   unauthorized: 4100,
   /** The wallet is not reachable (the iframe was removed or never became ready). */
   disconnected: 4900,
+  /** No such channel in this wallet. */
+  unknownChannel: -32010,
+  /** The request does not fit the channel's state (not running, busy with another step, refused by the counterparty). */
+  invalidChannelState: -32011,
+  /** The chain refused or could not be reached (insufficient funds, a reverted transaction, an unreachable RPC); nothing was left half done. */
+  chainError: -32012,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -60,8 +66,27 @@ export const ChannelSummary = s.object({
   participants: s.array(s.address(), 255),
   appDefinition: s.address(),
   turnNum: s.number({ integer: true, min: 0 }),
+  /** proposed | funding | running | closing | closed | rejected | failed */
   status: s.string({ maxLength: 64 }),
+  /** The asset (the zero address for ETH). */
+  asset: s.address(),
+  /** Each participant's balance in the latest supported state, in the order of `participants`. */
+  balances: s.array(s.quantity(), 255),
+  challengeDuration: s.number({ integer: true, min: 0 }),
 });
+
+export const ObjectiveProgress = s.object(
+  {
+    objectiveId: s.string({ maxLength: 128 }),
+    channelId: s.bytes32(),
+    /** e.g. awaiting-approval, waiting-for-counterparty-deposit, depositing, deposit-mined, funded, running, updated, closing, concluded, rejected, failed */
+    stage: s.string({ maxLength: 64 }),
+    detail: s.string({ maxLength: 512 }),
+  },
+  ['detail'],
+);
+
+const ChannelRef = s.object({ channelId: s.bytes32() });
 
 const EthAccountsRequest = s.object({ eth_accounts: s.object({}) });
 
@@ -136,6 +161,68 @@ export const methods = {
     interactive: false,
     description: 'The channels this wallet is in.',
   },
+  channel_get: {
+    params: s.tuple(ChannelRef),
+    result: ChannelSummary,
+    access: 'permitted',
+    interactive: false,
+    description: 'One channel.',
+  },
+  channel_create: {
+    params: s.tuple(
+      s.object(
+        {
+          counterparty: s.address(),
+          /** The zero address for ETH, or an ERC20 token address. */
+          asset: s.address(),
+          /** What this wallet deposits, in the asset's smallest unit. */
+          amount: s.quantity(),
+          /** What the counterparty deposits. */
+          counterpartyAmount: s.quantity(),
+          /** Seconds a challenge waits before the channel finalizes (default 86400). */
+          challengeDuration: s.number({ integer: true, min: 60, max: 31_536_000 }),
+        },
+        ['challengeDuration'],
+      ),
+    ),
+    result: ChannelSummary,
+    access: 'permitted',
+    interactive: true,
+    description:
+      'Opens a direct channel with a counterparty: the user approves the deposit in the wallet, then the channel is funded on chain by deposits in turn (progress arrives as objective_progress).',
+  },
+  channel_join: {
+    params: s.tuple(ChannelRef),
+    result: ChannelSummary,
+    access: 'permitted',
+    interactive: true,
+    description: 'Joins a channel a counterparty proposed (see channel_proposed): the user approves the deposit in the wallet.',
+  },
+  channel_update: {
+    params: s.tuple(
+      s.object(
+        {
+          channelId: s.bytes32(),
+          /** The new balance of each participant, in the order of `participants`; the total must not change. */
+          balances: s.array(s.quantity(), 255),
+          appData: s.hex(),
+        },
+        ['appData'],
+      ),
+    ),
+    result: ChannelSummary,
+    access: 'permitted',
+    interactive: false,
+    description:
+      "Proposes new balances for a running channel and resolves once the counterparty countersigned. A wallet countersigns only updates that take nothing from it, so the payer proposes payments.",
+  },
+  channel_close: {
+    params: s.tuple(ChannelRef),
+    result: ChannelSummary,
+    access: 'permitted',
+    interactive: true,
+    description: 'Closes a channel cooperatively and withdraws: the user approves, then a final state is countersigned and concluded on chain.',
+  },
   wallet_signRelayChallenge: {
     params: s.tuple(s.object({ relayOrigin: s.string({ maxLength: 2048 }), challenge: s.bytes32() })),
     result: s.object({ address: s.address(), signature: s.object({ v: s.number({ integer: true, min: 27, max: 28 }), r: s.bytes32(), s: s.bytes32() }) }),
@@ -168,6 +255,12 @@ export const notifications = {
   wallet_accountsChanged: s.array(s.address(), 1),
   /** A protocol message for a peer: deliver `message` (opaque JSON text) to the wallet at `to`. */
   channel_outboundMessage: s.object({ to: s.address(), message: s.string({ maxLength: 1 << 20 }) }),
+  /** A channel changed (status, turn, balances). */
+  channel_updated: ChannelSummary,
+  /** A counterparty proposed a channel: call channel_join to approve and fund it. */
+  channel_proposed: ChannelSummary,
+  /** Progress of an objective (funding, update, close), e.g. waiting for the counterparty's deposit. */
+  objective_progress: ObjectiveProgress,
 } as const;
 
 export type NotificationName = keyof typeof notifications;

@@ -71,6 +71,16 @@ export interface WalletMethods {
     request: MethodParams<'wallet_signRelayChallenge'>[0],
     options?: RequestOptions,
   ): Promise<MethodResult<'wallet_signRelayChallenge'>>;
+  /** `channel_get`: one channel. Needs permission. */
+  getChannel(request: MethodParams<'channel_get'>[0], options?: RequestOptions): Promise<MethodResult<'channel_get'>>;
+  /** `channel_create`: opens and funds a direct channel; the user approves the deposit. Interactive. */
+  createChannel(request: MethodParams<'channel_create'>[0], options?: RequestOptions): Promise<MethodResult<'channel_create'>>;
+  /** `channel_join`: joins a proposed channel; the user approves the deposit. Interactive. */
+  joinChannel(request: MethodParams<'channel_join'>[0], options?: RequestOptions): Promise<MethodResult<'channel_join'>>;
+  /** `channel_update`: new balances for a running channel, resolved once countersigned. */
+  updateChannel(request: MethodParams<'channel_update'>[0], options?: RequestOptions): Promise<MethodResult<'channel_update'>>;
+  /** `channel_close`: closes and withdraws; the user approves. Interactive. */
+  closeChannel(request: MethodParams<'channel_close'>[0], options?: RequestOptions): Promise<MethodResult<'channel_close'>>;
   /** `channel_receiveMessage`: hands the wallet a peer's protocol message. Needs permission. */
   receiveMessage(request: MethodParams<'channel_receiveMessage'>[0], options?: RequestOptions): Promise<MethodResult<'channel_receiveMessage'>>;
 }

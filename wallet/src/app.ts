@@ -11,6 +11,7 @@ import { Dialogs } from './ui/connect-dialog.ts';
 import { signRelayLogin, warmUpSecp256k1 } from '../../core/src/index.ts';
 import { ErrorCode } from '../../sdk-client/src/schema.ts';
 import { RpcError } from './rpc/rpc-error.ts';
+import { toWire } from './channels.ts';
 
 /**
  * The wallet inside its iframe: open the store, load (or create) the signing key, answer the
@@ -36,9 +37,19 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     askToConnect: (request) => dialogs.askToConnect(request),
     notify: (method, params) => server.notify(method, params),
     signRelayChallenge: (relayOrigin, challenge) => signRelayLogin(key, relayOrigin, challenge),
-    receivePeerMessage: async () => {
-      throw new RpcError(ErrorCode.internalError, 'this wallet does not run channels yet');
+    receivePeerMessage: async (from, message) => (await channels()).engine.receiveMessage(from, message),
+    channels: {
+      list: async () => (await channels()).api.list(),
+      get: async (id) => (await channels()).api.get(id),
+      create: async (args) => (await channels()).api.create(args),
+      join: async (id) => (await channels()).api.join(id),
+      reject: async (id, reason) => (await channels()).api.reject(id, reason),
+      update: async (id, balances, appData) => (await channels()).api.update(id, balances, appData),
+      close: async (id) => (await channels()).api.close(id),
     },
+    askToFund: (req) => dialogs.askToFund(req),
+    askToClose: (req) => dialogs.askToClose(req),
+    tokenSymbol: 'CWT',
   });
   const server: RpcServer = new RpcServer({ origin: peerOrigin, post: transport.post, handlers, isPermitted: (o) => permissions.isGranted(o), log });
   transport.listen((data) => void server.handle(data));
@@ -46,4 +57,22 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
   log.info('wallet.ready', { origin: peerOrigin, keyCreated: created });
   // Build the signing tables while the page is idle rather than on the first signature.
   setTimeout(warmUpSecp256k1, 0);
+
+  /** The channel engine, started on first use (it loads ethers; not needed to say ready). */
+  let started: Promise<Awaited<ReturnType<typeof import('./engine-channels.ts').startChannels>>> | undefined;
+  function channels() {
+    if (!chainConfig) return Promise.reject(new RpcError(ErrorCode.internalError, 'the wallet has no chain configured'));
+    const config = chainConfig;
+    started ??= import('./engine-channels.ts').then(({ startChannels }) =>
+      startChannels(key, db, config, {
+        sendMessage: (to, message) => server.notify('channel_outboundMessage', { to, message }),
+        onChannelUpdated: (s) => server.notify('channel_updated', toWire(s)),
+        onChannelProposed: (s) => server.notify('channel_proposed', toWire(s)),
+        onProgress: (p) => server.notify('objective_progress', p.detail === undefined ? { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage } : { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage, detail: p.detail }),
+      }, log),
+    );
+    return started;
+  }
+  // Resume unfinished objectives as soon as the wallet is up, if it has any channels.
+  if (chainConfig && (await db.channels.count()) > 0) void channels();
 }

@@ -3,6 +3,11 @@ import { ErrorCode, type MethodResult, type NotificationName, type NotificationP
 import type { Permissions } from '../store/permissions.ts';
 import { RpcError, userRejected } from './rpc-error.ts';
 import type { CallContext, Handlers } from './server.ts';
+import { type ChannelApi, formatAmount, toWire } from '../channels.ts';
+import type { Dialogs } from '../ui/connect-dialog.ts';
+import { ChainError } from '../../../engine/src/chain/errors.ts';
+import { EngineError } from '../../../engine/src/engine.ts';
+import { CoreError } from '../../../core/src/index.ts';
 
 export interface ChainInfo {
   chainId: number;
@@ -24,6 +29,10 @@ export interface HandlerDeps {
   signRelayChallenge: (relayOrigin: string, challenge: `0x${string}`) => { v: 27 | 28; r: `0x${string}`; s: `0x${string}` };
   /** Hands a peer's protocol message to the engine. */
   receivePeerMessage: (from: `0x${string}`, message: string) => Promise<void>;
+  channels: ChannelApi;
+  askToFund: Dialogs['askToFund'];
+  askToClose: Dialogs['askToClose'];
+  tokenSymbol?: string;
 }
 
 type Permission = MethodResult<'wallet_getPermissions'>[number];
@@ -53,6 +62,28 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     const record = await deps.permissions.get(origin);
     if (!record?.granted) return [];
     return [{ invoker: origin, parentCapability: 'eth_accounts', caveats: [{ type: 'restrictReturnedAccounts', value: [deps.address] }], date: record.date }];
+  }
+
+  async function known(channelId: `0x${string}`) {
+    const c = await deps.channels.get(lower(channelId));
+    if (!c) throw new RpcError(ErrorCode.unknownChannel, `this wallet has no channel ${channelId}`);
+    return c;
+  }
+
+  /** Runs an engine call, turning its typed failures into the matching RPC errors. */
+  async function guard<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof ChainError) throw new RpcError(ErrorCode.chainError, e.message);
+      if (e instanceof EngineError) throw new RpcError(e.code === 'unknown-channel' ? ErrorCode.unknownChannel : ErrorCode.invalidChannelState, e.message);
+      if (e instanceof CoreError) throw new RpcError(ErrorCode.invalidParams, `invalid params: ${e.message}`, { field: e.field });
+      throw e;
+    }
+  }
+
+  function assetLabel(asset: string): string {
+    return asset === '0x0000000000000000000000000000000000000000' ? 'ETH' : `${deps.tokenSymbol ?? 'Token'} ${toChecksumAddress(asset as `0x${string}`)}`;
   }
 
   function chain(): ChainInfo {
@@ -87,7 +118,64 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         contracts: { adjudicator: lower(c.adjudicator), consensusApp: lower(c.consensusApp), virtualPaymentApp: lower(c.virtualPaymentApp), token: lower(c.token) },
       };
     },
-    channel_list: async () => [],
+    channel_list: async () => (await deps.channels.list()).map(toWire),
+    channel_get: async ([{ channelId }]) => toWire(await known(channelId)),
+    channel_create: async ([args], ctx) => {
+      const amount = BigInt(args.amount);
+      const counterpartyAmount = BigInt(args.counterpartyAmount);
+      const counterparty = lower(args.counterparty);
+      if (counterparty === deps.address) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].counterparty: cannot open a channel with this wallet itself', { field: 'params[0].counterparty' });
+      if (amount + counterpartyAmount === 0n) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].amount: the channel would hold nothing', { field: 'params[0].amount' });
+      const asset = lower(args.asset);
+      const approved = await deps.askToFund({
+        origin: ctx.origin,
+        counterparty: toChecksumAddress(counterparty),
+        asset,
+        assetLabel: assetLabel(asset),
+        deposit: formatAmount(amount, asset, deps.tokenSymbol),
+        total: formatAmount(amount + counterpartyAmount, asset, deps.tokenSymbol),
+        role: 'open',
+      });
+      if (!approved) throw userRejected('the channel');
+      return toWire(await guard(() => deps.channels.create({ counterparty, asset, amount, counterpartyAmount, challengeDuration: args.challengeDuration ?? 86_400 })));
+    },
+    channel_join: async ([{ channelId }], ctx) => {
+      const proposal = await known(channelId);
+      if (proposal.status !== 'proposed') throw new RpcError(ErrorCode.invalidChannelState, `channel ${channelId} is ${proposal.status}, not awaiting an answer`);
+      const myIndex = proposal.participants.indexOf(deps.address);
+      const total = proposal.balances.reduce((a, b) => a + b, 0n);
+      const approved = await deps.askToFund({
+        origin: ctx.origin,
+        counterparty: toChecksumAddress(proposal.participants[myIndex === 0 ? 1 : 0]!),
+        asset: proposal.asset,
+        assetLabel: assetLabel(proposal.asset),
+        deposit: formatAmount(proposal.balances[myIndex] ?? 0n, proposal.asset, deps.tokenSymbol),
+        total: formatAmount(total, proposal.asset, deps.tokenSymbol),
+        role: 'join',
+      });
+      if (!approved) {
+        await deps.channels.reject(channelId, 'the user rejected the channel');
+        throw userRejected('the channel');
+      }
+      return toWire(await guard(() => deps.channels.join(channelId)));
+    },
+    channel_update: async ([{ channelId, balances, appData }]) => {
+      await known(channelId);
+      return toWire(await guard(() => deps.channels.update(channelId, balances.map((b) => BigInt(b)), appData)));
+    },
+    channel_close: async ([{ channelId }], ctx) => {
+      const c = await known(channelId);
+      if (c.status !== 'running') throw new RpcError(ErrorCode.invalidChannelState, `channel ${channelId} is ${c.status}, not running`);
+      const myIndex = c.participants.indexOf(deps.address);
+      const approved = await deps.askToClose({
+        origin: ctx.origin,
+        channelId,
+        payout: formatAmount(c.balances[myIndex] ?? 0n, c.asset, deps.tokenSymbol),
+        counterpartyPayout: formatAmount(c.balances[myIndex === 0 ? 1 : 0] ?? 0n, c.asset, deps.tokenSymbol),
+      });
+      if (!approved) throw userRejected('closing the channel');
+      return toWire(await guard(() => deps.channels.close(channelId)));
+    },
     wallet_signRelayChallenge: async ([{ relayOrigin, challenge }]) => {
       let origin: string;
       try {

@@ -6,6 +6,8 @@ import { silentLogger } from '../log.ts';
 import { WalletDatabase } from '../store/db.ts';
 import { Permissions } from '../store/permissions.ts';
 import { createHandlers } from './handlers.ts';
+import type { ChannelApi } from '../channels.ts';
+import type { ChannelSummary } from '../../../engine/src/engine.ts';
 import { RpcServer } from './server.ts';
 
 const ORIGIN = 'http://localhost:5174';
@@ -18,6 +20,7 @@ function setup(answers: boolean[] = []) {
   const key = PrivateKey.random();
   const posted: (RpcResponse | RpcNotification)[] = [];
   const dialogs: { origin: string; address: string }[] = [];
+  const calls: string[] = [];
   const handlers = createHandlers({
     address: key.address,
     version: '9.9.9',
@@ -30,6 +33,12 @@ function setup(answers: boolean[] = []) {
     notify: (method, params) => server.notify(method, params),
     signRelayChallenge: (relayOrigin, challenge) => signRelayLogin(key, relayOrigin, challenge),
     receivePeerMessage: async () => undefined,
+    channels: fakeChannels(key.address, calls),
+    askToFund: async (req) => {
+      dialogs.push({ origin: req.origin, address: req.deposit });
+      return answers.shift() ?? false;
+    },
+    askToClose: async () => answers.shift() ?? false,
   });
   const server: RpcServer = new RpcServer({ origin: ORIGIN, post: (m) => posted.push(m), handlers, isPermitted: (o) => permissions.isGranted(o), log: silentLogger });
   const call = async (message: unknown) => {
@@ -42,7 +51,41 @@ function setup(answers: boolean[] = []) {
     expect(out).toHaveLength(1);
     return out[0]!;
   };
-  return { db, key, posted, dialogs, call, response };
+  return { db, key, posted, dialogs, call, response, calls };
+}
+
+const PEER = '0x' + 'be'.repeat(20);
+const KNOWN = '0x' + '11'.repeat(32);
+
+/** The engine side, faked: the RPC layer is what these tests exercise. */
+function fakeChannels(me: `0x${string}`, calls: string[]): ChannelApi {
+  const summary = (status: ChannelSummary['status']): ChannelSummary => ({
+    channelId: KNOWN as `0x${string}`,
+    participants: [PEER as `0x${string}`, me],
+    appDefinition: ('0x' + 'cc'.repeat(20)) as `0x${string}`,
+    turnNum: 0,
+    status,
+    asset: '0x0000000000000000000000000000000000000000',
+    balances: [5n, 3n],
+    challengeDuration: 600,
+  });
+  return {
+    list: async () => [summary('proposed')],
+    get: async (id) => (id === KNOWN ? summary('proposed') : undefined),
+    create: async (args) => {
+      calls.push(`create ${args.amount}`);
+      return summary('funding');
+    },
+    join: async (id) => {
+      calls.push(`join ${id.slice(0, 6)}`);
+      return summary('funding');
+    },
+    reject: async (id, reason) => {
+      calls.push(`reject ${id.slice(0, 6)} ${reason}`);
+    },
+    update: async () => summary('running'),
+    close: async () => summary('closing'),
+  };
 }
 
 const req = (method: string, params?: unknown, id: number | string = 1) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
@@ -116,5 +159,26 @@ describe('the wallet RPC endpoint', () => {
     expect(await response(req('wallet_signRelayChallenge', [{ relayOrigin: 'ws://127.0.0.1:7000/path', challenge }]))).toMatchObject({
       error: { code: ErrorCode.invalidParams, data: { field: 'params[0].relayOrigin' } },
     });
+  });
+
+  it('channel calls: the user approves a deposit first; rejections, unknown channels and bad params get clear errors', async () => {
+    const { response, calls, dialogs } = setup([true, false, true, false]);
+    await response(req('eth_requestAccounts')); // answer 1: connect
+    const create = (p: unknown) => response(req('channel_create', [p]));
+    // answer 2: the user rejects the deposit: 4001 and nothing created
+    expect(await create({ counterparty: PEER, asset: '0x0000000000000000000000000000000000000000', amount: '0x5', counterpartyAmount: '0x3' })).toMatchObject({ error: { code: ErrorCode.userRejected } });
+    expect(calls).toEqual([]);
+    expect(dialogs.at(-1)).toEqual({ origin: ORIGIN, address: '0.000000000000000005 ETH' });
+    // answer 3: approved
+    expect(await create({ counterparty: PEER, asset: '0x0000000000000000000000000000000000000000', amount: '0x5', counterpartyAmount: '0x3' })).toMatchObject({ result: { status: 'funding', balances: ['0x5', '0x3'] } });
+    expect(calls).toEqual(['create 5']);
+    // bad params never reach the user or the engine
+    expect(await create({ counterparty: PEER, asset: '0x0000000000000000000000000000000000000000', amount: '-0x5', counterpartyAmount: '0x3' })).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].amount' } } });
+    expect(await create({ counterparty: PEER, asset: '0x0000000000000000000000000000000000000000', amount: '0x5', counterpartyAmount: '0x3', challengeDuration: 5 })).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].challengeDuration' } } });
+    expect(await response(req('channel_get', [{ channelId: '0x' + '22'.repeat(32) }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    // answer 4: the user rejects joining: the engine is told, the dapp gets 4001
+    expect(await response(req('channel_join', [{ channelId: KNOWN }]))).toMatchObject({ error: { code: ErrorCode.userRejected } });
+    expect(calls.at(-1)).toMatch(/^reject 0x1111 the user rejected/);
+    expect(dialogs).toHaveLength(4);
   });
 });

@@ -35,12 +35,22 @@ export interface MetaRecord {
   value: unknown;
 }
 
+/** A channel as the engine keeps it (see core/src/protocol/channel.ts), keyed by its id. */
+export interface ChannelRecord {
+  id: `0x${string}`;
+  channel: import('../../../core/src/protocol/channel.ts').Channel;
+}
+
+export type ObjectiveRecordRow = import('../../../engine/src/store/types.ts').ObjectiveRecord;
+
 export const DATABASE_NAME = 'channel-wallet';
 
 export class WalletDatabase extends Dexie {
   vault!: EntityTable<VaultRecord, 'id'>;
   permissions!: EntityTable<PermissionRecord, 'origin'>;
   meta!: EntityTable<MetaRecord, 'key'>;
+  channels!: EntityTable<ChannelRecord, 'id'>;
+  objectives!: EntityTable<ObjectiveRecordRow, 'id'>;
 
   constructor(name = DATABASE_NAME, options?: ConstructorParameters<typeof Dexie>[1]) {
     super(name, options);
@@ -50,6 +60,16 @@ export class WalletDatabase extends Dexie {
       permissions: 'origin',
       meta: 'key',
     });
+    // v2: channels and their objectives (the engine's store). Existing data is kept; the
+    // upgrade records when the store began keeping channels.
+    this.version(2)
+      .stores({
+        channels: 'id',
+        objectives: 'id, status, channelId',
+      })
+      .upgrade(async (tx) => {
+        await tx.table('meta').put({ key: 'channels-since', value: Date.now() });
+      });
   }
 }
 

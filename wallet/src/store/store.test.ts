@@ -61,3 +61,52 @@ describe('permissions', () => {
     expect(await p.isGranted('http://localhost:5174')).toBe(false);
   });
 });
+
+import { Dexie } from 'dexie';
+import { DexieStore } from './dexie-store.ts';
+import { newChannel } from '../../../core/src/protocol/channel.ts';
+import { AllocationType, PrivateKey as Key } from '../../../core/src/index.ts';
+
+describe('schema migrations', () => {
+  it('upgrades a version-1 database to the current one, keeping its key and permissions', async () => {
+    const name = `migrate-${++n}`;
+    // The database as version 1 of the wallet created it.
+    const v1 = new Dexie(name);
+    v1.version(1).stores({ vault: 'id', permissions: 'origin', meta: 'key' });
+    await v1.table('permissions').put({ origin: 'http://localhost:5174', granted: true, date: 1 });
+    v1.close();
+    const current = new WalletDatabase(name);
+    await current.open();
+    expect(current.verno).toBe(2);
+    expect(await new Permissions(current).isGranted('http://localhost:5174')).toBe(true);
+    expect(await current.channels.count()).toBe(0);
+    expect((await current.meta.get('channels-since'))?.value).toEqual(expect.any(Number));
+  });
+});
+
+describe('the engine store over Dexie', () => {
+  it('commits a channel and its objective together and reads them back, bigints intact', async () => {
+    const db = freshDb();
+    const store = new DexieStore(db);
+    const a = Key.random();
+    const b = Key.random();
+    const channel = newChannel(
+      {
+        participants: [a.address, b.address],
+        channelNonce: 1n,
+        appDefinition: '0x00000000000000000000000000000000000000cc',
+        challengeDuration: 60,
+        outcome: [{ asset: '0x0000000000000000000000000000000000000000', assetMetadata: { assetType: 0, metadata: '0x' }, allocations: [{ destination: `0x${'00'.repeat(12)}${a.address.slice(2)}`, amount: 10n ** 30n, allocationType: AllocationType.simple, metadata: '0x' }] }],
+        appData: '0x',
+        turnNum: 0,
+        isFinal: false,
+      },
+      a.address,
+    );
+    await store.commit({ channel, objective: { id: 'DirectFunding-x', type: 'DirectFunding', channelId: channel.id, status: 'active', snapshot: { context: { holdings: { x: 5n } } }, updatedAt: 1 } });
+    expect(await store.getChannel(channel.id)).toEqual(channel);
+    expect((await store.activeObjectives()).map((o) => o.id)).toEqual(['DirectFunding-x']);
+    await store.commit({ objective: { id: 'DirectFunding-x', type: 'DirectFunding', channelId: channel.id, status: 'done', snapshot: {}, updatedAt: 2 } });
+    expect(await store.activeObjectives()).toEqual([]);
+  });
+});

@@ -42,6 +42,46 @@ export class Dialogs {
     );
   }
 
+  /** Asks the user to approve funding a channel: who with, which asset, what they deposit, the total locked. */
+  askToFund(req: { origin: string; counterparty: string; asset: string; assetLabel: string; deposit: string; total: string; role: 'open' | 'join' }): Promise<boolean> {
+    return this.enqueue(() =>
+      this.show(
+        'fund',
+        [
+          el('h1', { text: req.role === 'open' ? 'Open a channel?' : 'Join a channel?' }),
+          el('p', { className: 'muted', text: `Requested by ${req.origin}` }),
+          el('p', { text: 'With' }),
+          el('p', { className: 'address', testId: 'fund-counterparty', text: req.counterparty }),
+          el('p', { text: 'Asset' }),
+          el('p', { className: 'address', testId: 'fund-asset', text: req.assetLabel }),
+          el('p', { text: 'You deposit' }),
+          el('p', { className: 'amount', testId: 'fund-deposit', text: req.deposit }),
+          el('p', { className: 'muted', testId: 'fund-total', text: `Total locked in the channel: ${req.total}` }),
+          el('p', { className: 'muted', text: 'The deposit goes into the Nitro adjudicator on chain; you can always get your balance back by closing or challenging.' }),
+        ],
+        { approve: 'Approve deposit', reject: 'Reject' },
+      ),
+    );
+  }
+
+  /** Asks the user to approve closing a channel and withdrawing. */
+  askToClose(req: { origin: string; channelId: string; payout: string; counterpartyPayout: string }): Promise<boolean> {
+    return this.enqueue(() =>
+      this.show(
+        'close',
+        [
+          el('h1', { text: 'Close this channel?' }),
+          el('p', { className: 'muted', text: `Requested by ${req.origin}` }),
+          el('p', { className: 'address', text: req.channelId }),
+          el('p', { text: 'You receive' }),
+          el('p', { className: 'amount', testId: 'close-payout', text: req.payout }),
+          el('p', { className: 'muted', text: `The counterparty receives ${req.counterpartyPayout}. Both are paid out on chain in one transaction.` }),
+        ],
+        { approve: 'Close and withdraw', reject: 'Keep open' },
+      ),
+    );
+  }
+
   private enqueue<T>(f: () => Promise<T>): Promise<T> {
     const next = this.queue.then(f, f);
     this.queue = next.catch(() => undefined);

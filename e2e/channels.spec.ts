@@ -1,0 +1,197 @@
+/**
+ * Direct channels between two users, each in their own browser context on their own dapp site,
+ * their wallets talking through the hub's relay, against a real anvil: open, fund by deposits
+ * from both, 100 updates, close, and on-chain balances exact to the wei.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type Page, expect, test } from '@playwright/test';
+import { Contract, Interface, JsonRpcProvider, id as topicOf } from 'ethers';
+import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
+import { wallet, walletIframe } from './support.ts';
+
+type Config = { rpcUrl: string; adjudicator: string; token: string; relayUrl: string };
+const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
+const ETH = '0x0000000000000000000000000000000000000000';
+
+test.describe.configure({ timeout: 120_000 });
+
+interface User {
+  page: Page;
+  address: string;
+}
+
+/** A user: a fresh browser context on a dapp site, wallet connected and on the relay. */
+async function user(browser: Browser, site: 'A' | 'B'): Promise<User> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const base = site === 'A' ? E2E_DAPP_A_URL : E2E_DAPP_B_URL;
+  await page.goto(`${base}/?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
+  await page.evaluate(() => window.dapp.connect());
+  const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
+  await wallet(page).getByTestId('connect-approve').click();
+  const [address] = await accounts;
+  await page.evaluate(() => window.dapp.connectRelay());
+  return { page, address: address! };
+}
+
+async function reopen(u: User, site: 'A' | 'B'): Promise<void> {
+  await u.page.reload();
+  const base = site === 'A' ? E2E_DAPP_A_URL : E2E_DAPP_B_URL;
+  await expect(u.page).toHaveURL(new RegExp(`^${base}`));
+  await u.page.evaluate(() => window.dapp.connect());
+  await u.page.evaluate(() => window.dapp.connectRelay());
+}
+
+const status = (u: User, channelId: string) => u.page.evaluate((channelId) => window.dapp.client!.getChannel({ channelId: channelId as `0x${string}` }).then((c) => c.status), channelId);
+
+async function proposedTo(u: User): Promise<string> {
+  await expect.poll(() => u.page.evaluate(() => window.dapp.notifications.filter((n) => n.method === 'channel_proposed').length)).toBeGreaterThan(0);
+  return u.page.evaluate(() => (window.dapp.notifications.filter((n) => n.method === 'channel_proposed').at(-1)!.params as { channelId: string }).channelId);
+}
+
+/** Opens a channel from `a` to `b` and returns its id once both see it running. */
+async function open(a: User, b: User, asset: string, amounts: [bigint, bigint], opts: { reloadDuringFunding?: User; site?: 'A' | 'B' } = {}): Promise<string> {
+  const created = a.page.evaluate(
+    ({ counterparty, asset, amount, counterpartyAmount }) => window.dapp.client!.createChannel({ counterparty: counterparty as `0x${string}`, asset: asset as `0x${string}`, amount: amount as `0x${string}`, counterpartyAmount: counterpartyAmount as `0x${string}` }),
+    { counterparty: b.address, asset, amount: `0x${amounts[0].toString(16)}`, counterpartyAmount: `0x${amounts[1].toString(16)}` },
+  );
+  await expect(wallet(a.page).getByTestId('fund-dialog')).toBeVisible();
+  await expect(wallet(a.page).getByTestId('fund-counterparty')).toHaveText(new RegExp(b.address.slice(2), 'i'));
+  await wallet(a.page).getByTestId('fund-approve').click();
+  const { channelId } = await created;
+  expect(await proposedTo(b)).toBe(channelId);
+  const joined = b.page.evaluate((channelId) => window.dapp.client!.joinChannel({ channelId: channelId as `0x${string}` }), channelId);
+  await expect(wallet(b.page).getByTestId('fund-dialog')).toBeVisible();
+  await wallet(b.page).getByTestId('fund-approve').click();
+  await joined;
+  if (opts.reloadDuringFunding) await reopen(opts.reloadDuringFunding, opts.site!);
+  await expect.poll(() => status(a, channelId), { timeout: 60_000 }).toBe('running');
+  await expect.poll(() => status(b, channelId), { timeout: 60_000 }).toBe('running');
+  return channelId;
+}
+
+async function close(closer: User, other: User, channelId: string, opts: { reload?: User; site?: 'A' | 'B' } = {}): Promise<void> {
+  const closing = closer.page.evaluate((channelId) => window.dapp.client!.closeChannel({ channelId: channelId as `0x${string}` }), channelId);
+  await expect(wallet(closer.page).getByTestId('close-dialog')).toBeVisible();
+  await wallet(closer.page).getByTestId('close-approve').click();
+  await closing;
+  if (opts.reload) await reopen(opts.reload, opts.site!);
+  await expect.poll(() => status(closer, channelId), { timeout: 60_000 }).toBe('closed');
+  await expect.poll(() => status(other, channelId), { timeout: 60_000 }).toBe('closed');
+}
+
+const adjudicatorEvents = new Interface(['event Deposited(bytes32 indexed destination, address asset, uint256 destinationHoldings)', 'event Concluded(bytes32 indexed channelId, uint48 finalizesAt)']);
+
+async function chainFacts(channelId: string) {
+  const c = config();
+  const provider = new JsonRpcProvider(c.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  const logs = await provider.getLogs({ address: c.adjudicator, fromBlock: 0, toBlock: 'latest', topics: [null, channelId] });
+  const deposits = logs.filter((l) => l.topics[0] === topicOf('Deposited(bytes32,address,uint256)'));
+  const concluded = logs.filter((l) => l.topics[0] === topicOf('Concluded(bytes32,uint48)'));
+  const holdings = async (asset: string) => (await new Contract(c.adjudicator, ['function holdings(address,bytes32) view returns (uint256)'], provider).getFunction('holdings')(asset, channelId)) as bigint;
+  const concludeCost = async () => {
+    const r = await provider.getTransactionReceipt(concluded[0]!.transactionHash);
+    return r!.gasUsed * r!.gasPrice;
+  };
+  return { provider, deposits, concluded, holdings, concludeCost, adjudicatorEvents };
+}
+
+async function ethBalance(address: string) {
+  return new JsonRpcProvider(config().rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 }).getBalance(address);
+}
+
+async function tokenBalance(address: string) {
+  const c = config();
+  const provider = new JsonRpcProvider(c.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  return (await new Contract(c.token, ['function balanceOf(address) view returns (uint256)'], provider).getFunction('balanceOf')(address)) as bigint;
+}
+
+/** 100 updates: Alice pays Bob varied amounts; every fifth update Bob pays some back. */
+async function hundredUpdates(a: User, b: User, channelId: string, start: [bigint, bigint]): Promise<[bigint, bigint]> {
+  let [x, y] = start;
+  for (let i = 1; i <= 100; i++) {
+    const bobPays = i % 5 === 0;
+    const amount = BigInt(i * 1_000 + (i % 7));
+    if (bobPays) {
+      x += amount;
+      y -= amount;
+    } else {
+      x -= amount;
+      y += amount;
+    }
+    const payer = bobPays ? b : a;
+    const result = await payer.page.evaluate(
+      ({ channelId, balances }) => window.dapp.client!.updateChannel({ channelId: channelId as `0x${string}`, balances: balances as `0x${string}`[] }),
+      { channelId, balances: [`0x${x.toString(16)}`, `0x${y.toString(16)}`] },
+    );
+    expect(result.balances).toEqual([`0x${x.toString(16)}`, `0x${y.toString(16)}`]);
+  }
+  return [x, y];
+}
+
+test('ETH: open, deposits by both, 100 updates, cooperative close; payouts equal the final outcome to the wei', async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  const start: [bigint, bigint] = [10n ** 17n + 123n, 5n * 10n ** 16n + 7n];
+  const channelId = await open(alice, bob, ETH, start);
+  const [x, y] = await hundredUpdates(alice, bob, channelId, start);
+  const before = [await ethBalance(alice.address), await ethBalance(bob.address)];
+  await close(bob, alice, channelId);
+  const facts = await chainFacts(channelId);
+  const after = [await ethBalance(alice.address), await ethBalance(bob.address)];
+  expect(facts.deposits).toHaveLength(2);
+  expect(await facts.holdings(ETH)).toBe(0n);
+  // Alice only received; Bob received and paid for the conclude transaction.
+  expect(after[0]! - before[0]!).toBe(x);
+  expect(after[1]! - before[1]! + (await facts.concludeCost())).toBe(y);
+  await expect(walletIframe(alice.page)).toBeHidden();
+});
+
+test('ERC20: the same with the test token', async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  const token = config().token.toLowerCase();
+  const start: [bigint, bigint] = [7n * 10n ** 18n, 3n * 10n ** 18n];
+  const channelId = await open(alice, bob, token, start);
+  const [x, y] = await hundredUpdates(alice, bob, channelId, start);
+  const before = [await tokenBalance(alice.address), await tokenBalance(bob.address)];
+  await close(alice, bob, channelId);
+  const after = [await tokenBalance(alice.address), await tokenBalance(bob.address)];
+  expect(after[0]! - before[0]!).toBe(x);
+  expect(after[1]! - before[1]!).toBe(y);
+  expect(await (await chainFacts(channelId)).holdings(token)).toBe(0n);
+});
+
+test('reloading a wallet during funding and during closing still completes, with one deposit each', async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  const channelId = await open(alice, bob, ETH, [10n ** 15n, 2n * 10n ** 15n], { reloadDuringFunding: bob, site: 'B' });
+  await alice.page.evaluate(({ channelId, balances }) => window.dapp.client!.updateChannel({ channelId: channelId as `0x${string}`, balances: balances as `0x${string}`[] }), {
+    channelId,
+    balances: [`0x${(10n ** 15n - 5n).toString(16)}`, `0x${(2n * 10n ** 15n + 5n).toString(16)}`],
+  });
+  await close(alice, bob, channelId, { reload: alice, site: 'A' });
+  const facts = await chainFacts(channelId);
+  expect(facts.deposits).toHaveLength(2);
+  expect(facts.concluded).toHaveLength(1);
+  expect(await facts.holdings(ETH)).toBe(0n);
+});
+
+test('a user rejecting the funding ends it cleanly on both sides', async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  const created = alice.page.evaluate(
+    ({ b, asset }) => window.dapp.client!.createChannel({ counterparty: b as `0x${string}`, asset: asset as `0x${string}`, amount: '0x64', counterpartyAmount: '0x64' }),
+    { b: bob.address, asset: ETH },
+  );
+  await wallet(alice.page).getByTestId('fund-approve').click();
+  const { channelId } = await created;
+  expect(await proposedTo(bob)).toBe(channelId);
+  const joined = bob.page.evaluate((channelId) => window.dapp.client!.joinChannel({ channelId: channelId as `0x${string}` }).then(() => 0, (e: { code: number }) => e.code), channelId);
+  await wallet(bob.page).getByTestId('fund-reject').click();
+  expect(await joined).toBe(4001);
+  await expect.poll(() => status(bob, channelId)).toBe('rejected');
+  await expect.poll(() => status(alice, channelId)).toBe('rejected');
+  expect((await chainFacts(channelId)).deposits).toHaveLength(0);
+});

@@ -1,0 +1,168 @@
+/**
+ * Two wallets' engines, each with its own store, against a real anvil with the real Nitro
+ * contracts: open and fund a channel with deposits by both, update it, close it, and check the
+ * payouts to the wei. Messages go straight from one engine to the other (any transport would do).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Address, PrivateKey, addressToDestination, AllocationType, type Exit } from '../../core/src/index.ts';
+import { objectiveIds, serializeMessage } from '../../core/src/protocol/message.ts';
+import { ANVIL_KEYS, type Anvil, startAnvil } from '../../chain/anvil.ts';
+import { type ContractAddresses, deployContracts } from '../../chain/deploy.ts';
+import { createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from './chain/index.ts';
+import { Engine } from './engine.ts';
+import { MemoryStore } from './store/memory-store.ts';
+
+const ETH: Address = '0x0000000000000000000000000000000000000000';
+let anvil: Anvil;
+let addresses: ContractAddresses;
+
+beforeAll(async () => {
+  anvil = await startAnvil();
+  addresses = await deployContracts(anvil.url);
+});
+afterAll(async () => anvil?.stop());
+
+interface Party {
+  key: PrivateKey;
+  store: MemoryStore;
+  engine: Engine;
+  rejections: string[];
+  proposed: string[];
+}
+
+function party(keyHex: string, deliver: (to: Address, text: string) => void, store = new MemoryStore()): Party {
+  const key = PrivateKey.fromHex(keyHex);
+  const provider = createJsonRpcProvider(anvil.url, 31337, { pollingIntervalMs: 100 });
+  const chain = createEthersChainService({ provider, signer: signerFromPrivateKey(key, provider), addresses: { adjudicator: addresses.adjudicator, token: addresses.token }, pollIntervalMs: 100 });
+  const rejections: string[] = [];
+  const proposed: string[] = [];
+  const engine = new Engine({
+    key,
+    store,
+    chain,
+    sendMessage: deliver,
+    resendIntervalMs: 0,
+    onChannelProposed: (s) => proposed.push(s.channelId),
+    log: (event, fields) => {
+      if (event === 'peer.rejected') rejections.push(String(fields?.reason));
+    },
+  });
+  return { key, store, engine, rejections, proposed };
+}
+
+function pair(): { alice: Party; bob: Party } {
+  const parties = new Map<Address, Party>();
+  const deliver = (from: () => Party) => (to: Address, text: string) => {
+    // Deliver asynchronously, as a network would.
+    queueMicrotask(() => void parties.get(to)?.engine.receiveMessage(from().key.address, text));
+  };
+  const alice: Party = party(ANVIL_KEYS[1]!, deliver(() => alice));
+  const bob: Party = party(ANVIL_KEYS[2]!, deliver(() => bob));
+  parties.set(alice.key.address, alice);
+  parties.set(bob.key.address, bob);
+  return { alice, bob };
+}
+
+async function until(check: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function split(a: Address, b: Address, x: bigint, y: bigint): Exit {
+  return [
+    {
+      asset: ETH,
+      assetMetadata: { assetType: 0, metadata: '0x' },
+      allocations: [
+        { destination: addressToDestination(a), amount: x, allocationType: AllocationType.simple, metadata: '0x' },
+        { destination: addressToDestination(b), amount: y, allocationType: AllocationType.simple, metadata: '0x' },
+      ],
+    },
+  ];
+}
+
+describe('two engines on a real chain', () => {
+  it('open, fund with deposits by both, update, close: payouts equal the final outcome to the wei', async () => {
+    const { alice, bob } = pair();
+    await alice.engine.start();
+    await bob.engine.start();
+    const a = 10n ** 16n + 7n;
+    const b = 3n * 10n ** 15n + 11n;
+    const channelId = await alice.engine.createChannel({ counterparty: bob.key.address, asset: ETH, myAmount: a, theirAmount: b, challengeDuration: 600, appDefinition: addresses.consensusApp.toLowerCase() as Address });
+    await until(() => bob.proposed.includes(channelId), 'Bob to see the proposal');
+    await bob.engine.joinChannel(channelId, true);
+    await until(async () => (await alice.engine.getChannel(channelId))?.status === 'running' && (await bob.engine.getChannel(channelId))?.status === 'running', 'both running');
+
+    // Alice pays Bob three times; Bob pays back once.
+    const A = alice.key.address;
+    const B = bob.key.address;
+    await alice.engine.updateChannel(channelId, split(A, B, a - 100n, b + 100n));
+    await alice.engine.updateChannel(channelId, split(A, B, a - 300n, b + 300n));
+    await alice.engine.updateChannel(channelId, split(A, B, a - 1000n, b + 1000n));
+    await bob.engine.updateChannel(channelId, split(A, B, a - 900n, b + 900n));
+    expect((await bob.engine.getChannel(channelId))?.balances).toEqual([a - 900n, b + 900n]);
+
+    const provider = createJsonRpcProvider(anvil.url, 31337);
+    const before = await Promise.all([provider.getBalance(A), provider.getBalance(B)]);
+    await bob.engine.closeChannel(channelId);
+    await until(async () => (await alice.engine.getChannel(channelId))?.status === 'closed' && (await bob.engine.getChannel(channelId))?.status === 'closed', 'both closed');
+    const after = await Promise.all([provider.getBalance(A), provider.getBalance(B)]);
+    // Bob submitted the conclusion and paid gas; Alice only received.
+    expect(after[0]! - before[0]!).toBe(a - 900n);
+    expect(after[1]! - before[1]! > 0n).toBe(true);
+    expect(alice.rejections).toEqual([]);
+    expect(bob.rejections).toEqual([]);
+    alice.engine.stop();
+    bob.engine.stop();
+  });
+
+  it('bad input from a peer is rejected with a logged reason and leaves the store unchanged', async () => {
+    const { alice, bob } = pair();
+    await alice.engine.start();
+    await bob.engine.start();
+    const channelId = await alice.engine.createChannel({ counterparty: bob.key.address, asset: ETH, myAmount: 1000n, theirAmount: 0n, challengeDuration: 600, appDefinition: addresses.consensusApp.toLowerCase() as Address });
+    await until(() => bob.proposed.includes(channelId), 'proposal');
+    await bob.engine.joinChannel(channelId, true);
+    await until(async () => (await bob.engine.getChannel(channelId))?.status === 'running', 'running');
+    const snapshot = () => JSON.stringify([...bob.store.channels.values()], (_, v) => (typeof v === 'bigint' ? v.toString() : v));
+    const stored = snapshot();
+    const channel = (await alice.store.getChannel(channelId))!;
+    const base = channel.states[channel.states.length - 1]!.state;
+    const A = alice.key.address;
+    const B = bob.key.address;
+    const send = (payloadState: typeof base, signer = alice.key, objective = objectiveIds.update(channelId, payloadState.turnNum)) => {
+      return bob.engine.receiveMessage(A, serializeMessage({ from: A, to: B, payloads: [{ type: 'state', objectiveId: objective, signedState: signed(payloadState, signer) }] }));
+    };
+    const { signState } = await import('../../core/src/signed-state.ts');
+    const signed = (s: typeof base, k: PrivateKey) => ({ state: s, signatures: s.participants.map((p) => (p === k.address ? signState(s, k).signature : null)) });
+    const mallory = PrivateKey.random();
+    // a wrong signature: Mallory's in Alice's slot
+    await bob.engine.receiveMessage(A, serializeMessage({ from: A, to: B, payloads: [{ type: 'state', objectiveId: objectiveIds.update(channelId, 2), signedState: { state: { ...base, turnNum: 2 }, signatures: [mallory.signHash(new Uint8Array(32)), null] } }] }));
+    // a turn number in the past and one far in the future
+    await send({ ...base, turnNum: 0 });
+    await send({ ...base, turnNum: 50, outcome: split(A, B, 900n, 100n) });
+    // an outcome that creates money
+    await send({ ...base, turnNum: 2, outcome: split(A, B, 1000n, 5n) });
+    // a message for a channel we are not in
+    const foreign = { ...base, participants: [A, mallory.address], channelNonce: 999n, turnNum: 0 };
+    await send(foreign, alice.key, objectiveIds.directFunding(channelId));
+    // malformed JSON and a message claiming another sender
+    await bob.engine.receiveMessage(A, '{"v":1,');
+    await bob.engine.receiveMessage(mallory.address, serializeMessage({ from: A, to: B, payloads: [] }));
+    await bob.engine.idle();
+    expect(bob.rejections).toHaveLength(7);
+    expect(bob.rejections.join('\n')).toMatch(/recovers to/);
+    expect(bob.rejections.join('\n')).toMatch(/skips ahead/);
+    expect(bob.rejections.join('\n')).toMatch(/in the past/);
+    expect(bob.rejections.join('\n')).toMatch(/total changed/);
+    expect(bob.rejections.join('\n')).toMatch(/not in/);
+    expect(bob.rejections.join('\n')).toMatch(/not valid JSON/);
+    expect(bob.rejections.join('\n')).toMatch(/claims to be from/);
+    expect(snapshot()).toBe(stored);
+    alice.engine.stop();
+    bob.engine.stop();
+  });
+});

@@ -1,0 +1,527 @@
+import { type AnyActorRef, createActor } from 'xstate';
+import {
+  type Address,
+  type Bytes32,
+  CoreError,
+  type Exit,
+  type PrivateKey,
+  type SignedState,
+  type State,
+  addressToDestination,
+  AllocationType,
+  channelId as computeChannelId,
+} from '../../core/src/index.ts';
+import { type Channel, POSTFUND_TURN, latest, latestSupported, newChannel, receiveSignedState } from '../../core/src/protocol/channel.ts';
+import { type Payload, type ProtocolMessage, objectiveIds, parseMessage, serializeMessage } from '../../core/src/protocol/message.ts';
+import { checkCloseProposal, directDefundMachine } from '../../core/src/objectives/direct-defund.ts';
+import { directFundMachine } from '../../core/src/objectives/direct-fund.ts';
+import type { Effect, ProgressStage } from '../../core/src/objectives/effects.ts';
+import { updateMachine } from '../../core/src/objectives/update.ts';
+import { ChainError } from './chain/errors.ts';
+import type { ChainEvent, ChainService } from './chain/types.ts';
+import type { ObjectiveRecord, ObjectiveStatus, ObjectiveType, Store } from './store/types.ts';
+
+/**
+ * The engine: one loop that runs every objective of one wallet (in the browser) or of the hub.
+ * It feeds objectives their events — API calls, peers' messages, chain events — and performs
+ * the effects they return, always after committing the step to the store. Events are handled
+ * one at a time, in order.
+ */
+export interface EngineDeps {
+  key: PrivateKey;
+  store: Store;
+  chain: ChainService;
+  /** Delivers a protocol message to a peer (by the wallet's notification, the relay, …). */
+  sendMessage: (to: Address, text: string) => void;
+  /** What the dapp and the user see. */
+  onChannelUpdated?: (summary: ChannelSummary) => void;
+  onProgress?: (progress: { objectiveId: string; channelId: Bytes32; stage: ProgressStage; detail?: string }) => void;
+  /** A peer proposed a channel; the dapp may join (after the user approves) or reject it. */
+  onChannelProposed?: (summary: ChannelSummary) => void;
+  log?: (event: string, fields?: Record<string, string | number | boolean | undefined>) => void;
+  /** How often to re-send what peers may lack while an objective waits on them. */
+  resendIntervalMs?: number;
+}
+
+export interface ChannelSummary {
+  channelId: Bytes32;
+  participants: Address[];
+  appDefinition: Address;
+  turnNum: number;
+  status: 'proposed' | 'funding' | 'running' | 'closing' | 'closed' | 'rejected' | 'failed';
+  asset: Address;
+  /** Each participant's allocation in the latest supported (or proposed) state, hex-free bigints. */
+  balances: bigint[];
+  challengeDuration: number;
+}
+
+export interface CreateChannelArgs {
+  counterparty: Address;
+  asset: Address;
+  myAmount: bigint;
+  theirAmount: bigint;
+  challengeDuration: number;
+  appDefinition: Address;
+  channelNonce?: bigint;
+}
+
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(
+    readonly code: 'unknown-channel' | 'not-allowed' | 'busy' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TERMINAL: Record<string, ObjectiveStatus> = { done: 'done', rejected: 'rejected', refused: 'refused', failed: 'failed' };
+
+function typeOf(objectiveId: string): ObjectiveType {
+  return objectiveId.split('-')[0] as ObjectiveType;
+}
+
+export class Engine {
+  private readonly actors = new Map<string, AnyActorRef>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopWatching: (() => void) | undefined;
+  private resendTimer: ReturnType<typeof setInterval> | undefined;
+  readonly address: Address;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.address = deps.key.address;
+  }
+
+  private machineFor(type: ObjectiveType) {
+    const { key } = this.deps;
+    if (type === 'DirectFunding') return directFundMachine(key);
+    if (type === 'Update') return updateMachine(key);
+    return directDefundMachine(key);
+  }
+
+  private log(event: string, fields?: Record<string, string | number | boolean | undefined>) {
+    this.deps.log?.(event, fields);
+  }
+
+  /** Runs `f` after everything queued before it; events never interleave. */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Resumes every unfinished objective from the store and starts watching the chain. */
+  async start(): Promise<void> {
+    await this.serial(async () => {
+      for (const record of await this.deps.store.activeObjectives()) {
+        const actor = createActor(this.machineFor(record.type), { snapshot: record.snapshot } as never);
+        actor.start();
+        this.actors.set(record.id, actor);
+        this.log('objective.resumed', { objective: record.id });
+      }
+    });
+    this.stopWatching = this.deps.chain.watch(
+      () => [...this.actors.values()].map((a) => (a.getSnapshot().context as { channel: Channel }).channel.id),
+      (event) => void this.serial(() => this.onChainEvent(event)),
+    );
+    // Perform what a crash may have left unperformed, and refresh what the chain says.
+    await this.serial(async () => {
+      for (const [id, actor] of this.actors) {
+        await this.performOutbox(id, actor);
+        await this.refreshHoldings(id, actor);
+      }
+    });
+    const interval = this.deps.resendIntervalMs ?? 2000;
+    if (interval > 0) this.resendTimer = setInterval(() => void this.serial(() => this.resendPending()), interval);
+  }
+
+  stop(): void {
+    this.stopWatching?.();
+    if (this.resendTimer) clearInterval(this.resendTimer);
+    for (const a of this.actors.values()) a.stop();
+    this.actors.clear();
+  }
+
+  /** Resolves when every event queued so far has been handled. */
+  idle(): Promise<void> {
+    return this.serial(async () => undefined);
+  }
+
+  // ---- API ---------------------------------------------------------------------------------
+
+  /** Proposes and (already approved by the user) starts funding a direct channel. */
+  createChannel(args: CreateChannelArgs): Promise<Bytes32> {
+    return this.serial(async () => {
+      const me = this.address;
+      const prefund: State = {
+        participants: [me, args.counterparty],
+        channelNonce: args.channelNonce ?? BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000)),
+        appDefinition: args.appDefinition,
+        challengeDuration: args.challengeDuration,
+        outcome: [
+          {
+            asset: args.asset,
+            assetMetadata: { assetType: 0, metadata: '0x' },
+            allocations: [
+              { destination: addressToDestination(me), amount: args.myAmount, allocationType: AllocationType.simple, metadata: '0x' },
+              { destination: addressToDestination(args.counterparty), amount: args.theirAmount, allocationType: AllocationType.simple, metadata: '0x' },
+            ],
+          },
+        ],
+        appData: '0x',
+        turnNum: 0,
+        isFinal: false,
+      };
+      const channel = newChannel(prefund, me);
+      if (await this.deps.store.getChannel(channel.id)) throw new EngineError('invalid', `channel ${channel.id} exists already`);
+      const actor = this.spawn('DirectFunding', { channel });
+      actor.send({ type: 'APPROVE' });
+      await this.step(objectiveIds.directFunding(channel.id), actor);
+      return channel.id;
+    });
+  }
+
+  /** Joins a channel a peer proposed (the user approved), or rejects it. */
+  joinChannel(channelId: Bytes32, approve: true | { reject: string }): Promise<void> {
+    return this.serial(async () => {
+      const id = objectiveIds.directFunding(channelId);
+      const actor = this.actors.get(id);
+      if (!actor || actor.getSnapshot().value !== 'awaitingApproval') throw new EngineError('unknown-channel', `no channel proposal ${channelId} awaits an answer`);
+      actor.send(approve === true ? { type: 'APPROVE' } : { type: 'REJECT', reason: approve.reject });
+      await this.step(id, actor);
+      if (approve === true) await this.refreshHoldings(id, actor);
+    });
+  }
+
+  /** Proposes a new outcome for a running channel; resolves once the counterparty countersigned. */
+  async updateChannel(channelId: Bytes32, outcome: Exit, appData?: `0x${string}`): Promise<ChannelSummary> {
+    const objectiveId = await this.serial(async () => {
+      const channel = await this.runningChannel(channelId);
+      const base = latestSupported(channel)!.state;
+      const proposal: State = { ...base, outcome, appData: appData ?? base.appData, turnNum: base.turnNum + 1, isFinal: false };
+      const id = objectiveIds.update(channelId, proposal.turnNum);
+      await this.step(id, this.spawn('Update', { channel, propose: proposal }));
+      return id;
+    });
+    return this.waitFor(objectiveId, channelId);
+  }
+
+  /** Proposes new balances (one per participant, in order) for a running channel's single asset. */
+  async updateBalances(channelId: Bytes32, balances: bigint[], appData?: `0x${string}`): Promise<ChannelSummary> {
+    const channel = await this.deps.store.getChannel(channelId);
+    if (!channel) throw new EngineError('unknown-channel', `no channel ${channelId}`);
+    const supported = latestSupported(channel);
+    if (!supported) throw new EngineError('not-allowed', `channel ${channelId} is not running`);
+    const { participants } = channel.fixedPart;
+    if (balances.length !== participants.length) throw new EngineError('invalid', `expected ${participants.length} balances, got ${balances.length}`);
+    if (supported.state.outcome.length !== 1) throw new EngineError('invalid', 'balances can only be given for a single-asset channel');
+    const exit = supported.state.outcome[0]!;
+    const outcome: Exit = [
+      {
+        ...exit,
+        allocations: participants.map((p, i) => ({ destination: addressToDestination(p), amount: balances[i]!, allocationType: AllocationType.simple, metadata: '0x' as const })),
+      },
+    ];
+    return this.updateChannel(channelId, outcome, appData);
+  }
+
+  /** Starts a cooperative close (the user approved it). */
+  closeChannel(channelId: Bytes32): Promise<void> {
+    return this.serial(async () => {
+      const channel = await this.runningChannel(channelId);
+      const actor = this.spawn('DirectDefunding', { channel, role: 'proposer' });
+      await this.step(objectiveIds.directDefunding(channelId), actor);
+    });
+  }
+
+  async getChannel(channelId: Bytes32): Promise<ChannelSummary | undefined> {
+    const c = await this.deps.store.getChannel(channelId);
+    return c && this.summary(c);
+  }
+
+  async listChannels(): Promise<ChannelSummary[]> {
+    return Promise.all((await this.deps.store.listChannels()).map((c) => this.summary(c)));
+  }
+
+  /** A protocol message from `from` (authenticated by the transport). Invalid input is logged and dropped; nothing is stored. */
+  receiveMessage(from: Address, text: string): Promise<void> {
+    return this.serial(async () => {
+      let message: ProtocolMessage;
+      try {
+        message = parseMessage(text, { from, to: this.address });
+      } catch (e) {
+        this.reject(from, e);
+        return;
+      }
+      for (const payload of message.payloads) {
+        try {
+          await this.onPayload(from, payload);
+        } catch (e) {
+          this.reject(from, e, payload.objectiveId);
+        }
+      }
+    });
+  }
+
+  // ---- Internals ------------------------------------------------------------------------------
+
+  private reject(from: Address, e: unknown, objective?: string) {
+    if (!(e instanceof CoreError) && !(e instanceof EngineError)) throw e;
+    this.log('peer.rejected', { from, objective, reason: e.message.slice(0, 200) });
+  }
+
+  private async runningChannel(channelId: Bytes32): Promise<Channel> {
+    const channel = await this.deps.store.getChannel(channelId);
+    if (!channel) throw new EngineError('unknown-channel', `no channel ${channelId}`);
+    const supported = latestSupported(channel);
+    if (!supported || supported.state.turnNum < POSTFUND_TURN || supported.state.isFinal) throw new EngineError('not-allowed', `channel ${channelId} is not running`);
+    for (const id of this.actors.keys()) if (id.includes(channelId)) throw new EngineError('busy', `channel ${channelId} is busy with ${id}`);
+    return channel;
+  }
+
+  private spawn(type: ObjectiveType, input: unknown): AnyActorRef {
+    const actor = createActor(this.machineFor(type), { input } as never);
+    actor.start();
+    const id = (actor.getSnapshot().context as { objectiveId: string }).objectiveId;
+    this.actors.set(id, actor);
+    return actor;
+  }
+
+  /** Commits the objective's step (its snapshot and its channel), then performs its effects. */
+  private async step(id: string, actor: AnyActorRef): Promise<void> {
+    await this.commit(id, actor);
+    await this.performOutbox(id, actor);
+    // A funding objective that has just reached the funding stage needs the holdings.
+    const snap = actor.getSnapshot();
+    if (typeOf(id) === 'DirectFunding' && snap.value === 'funding') {
+      const ctx = snap.context as { channel: Channel; holdings: Record<string, bigint> };
+      if (ctx.channel.states[0]!.state.outcome.some((e) => ctx.holdings[e.asset] === undefined)) await this.refreshHoldings(id, actor);
+    }
+  }
+
+  private async commit(id: string, actor: AnyActorRef): Promise<void> {
+    const snap = actor.getSnapshot();
+    const ctx = snap.context as { channel: Channel; error?: string };
+    const status: ObjectiveStatus = TERMINAL[String(snap.value)] ?? 'active';
+    const record: ObjectiveRecord = {
+      id,
+      type: typeOf(id),
+      channelId: ctx.channel.id,
+      status,
+      snapshot: actor.getPersistedSnapshot(),
+      updatedAt: Date.now(),
+      ...(ctx.error ? { error: ctx.error } : {}),
+    };
+    await this.deps.store.commit({ channel: ctx.channel, objective: record });
+  }
+
+  private async performOutbox(id: string, actor: AnyActorRef): Promise<void> {
+    const effects = [...(actor.getSnapshot().context as { outbox: Effect[] }).outbox];
+    if (effects.length === 0) return this.retireIfDone(id, actor);
+    actor.send({ type: 'EFFECTS_DONE' });
+    const followUps: (() => Promise<void>)[] = [];
+    for (const e of effects) {
+      if (e.kind === 'send') {
+        for (const to of e.to) this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads: e.payloads }));
+      } else if (e.kind === 'progress') {
+        this.deps.onProgress?.(e.detail === undefined ? { objectiveId: e.objectiveId, channelId: e.channelId, stage: e.stage } : { objectiveId: e.objectiveId, channelId: e.channelId, stage: e.stage, detail: e.detail });
+      } else if (e.kind === 'deposit') {
+        followUps.push(() => this.deposit(id, e));
+      } else if (e.kind === 'conclude') {
+        followUps.push(() => this.conclude(id, e.signedState));
+      }
+    }
+    await this.commit(id, actor);
+    const ctx = actor.getSnapshot().context as { channel: Channel };
+    this.deps.onChannelUpdated?.(await this.summary(ctx.channel));
+    // Chain calls run outside the event queue (they take blocks); their results come back as events.
+    for (const f of followUps) void f();
+    this.retireIfDone(id, actor);
+  }
+
+  private retireIfDone(id: string, actor: AnyActorRef): void {
+    if (actor.getSnapshot().hasTag('terminal') && (actor.getSnapshot().context as { outbox: Effect[] }).outbox.length === 0) {
+      actor.stop();
+      this.actors.delete(id);
+      this.settle(id);
+    }
+  }
+
+  private async deposit(id: string, e: Extract<Effect, { kind: 'deposit' }>): Promise<void> {
+    try {
+      await this.deps.chain.deposit({ asset: e.asset, channelId: e.channelId, expectedHeld: e.expectedHeld, amount: e.amount });
+      await this.serial(() => this.toObjective(id, { type: 'DEPOSIT_MINED', asset: e.asset }));
+    } catch (err) {
+      const retryable = err instanceof ChainError && err.code === 'reverted' && /expectedHeld/.test(err.reason ?? err.message);
+      const message = err instanceof Error ? err.message : String(err);
+      this.log('chain.deposit-failed', { objective: id, retryable, reason: message.slice(0, 200) });
+      await this.serial(() => this.toObjective(id, { type: 'DEPOSIT_FAILED', asset: e.asset, error: message, retryable }));
+    }
+    await this.serial(async () => {
+      const actor = this.actors.get(id);
+      if (actor) await this.refreshHoldings(id, actor);
+    });
+  }
+
+  private async conclude(id: string, signedState: SignedState): Promise<void> {
+    try {
+      await this.deps.chain.concludeAndTransferAllAssets(signedState);
+      await this.serial(() => this.toObjective(id, { type: 'CONCLUDED' }));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.log('chain.conclude-failed', { objective: id, reason: message.slice(0, 200) });
+      await this.serial(() => this.toObjective(id, { type: 'CONCLUDE_FAILED', error: message }));
+    }
+  }
+
+  private async toObjective(id: string, event: { type: string; [k: string]: unknown }): Promise<void> {
+    const actor = this.actors.get(id);
+    if (!actor) return;
+    actor.send(event);
+    await this.step(id, actor);
+  }
+
+  private async refreshHoldings(id: string, actor: AnyActorRef): Promise<void> {
+    if (typeOf(id) !== 'DirectFunding' || actor.getSnapshot().hasTag('terminal')) return;
+    const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
+    for (const exit of channel.states[0]!.state.outcome) {
+      const amount = await this.deps.chain.getHoldings(exit.asset, channel.id);
+      actor.send({ type: 'HOLDINGS', asset: exit.asset, amount });
+    }
+    await this.step(id, actor);
+  }
+
+  private async onChainEvent(event: ChainEvent): Promise<void> {
+    for (const [id, actor] of this.actors) {
+      const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
+      if (channel.id !== event.channelId) continue;
+      if (event.type === 'Concluded' && typeOf(id) === 'DirectDefunding') await this.toObjective(id, { type: 'CONCLUDED' });
+      else if (typeOf(id) === 'DirectFunding') await this.refreshHoldings(id, actor);
+    }
+  }
+
+  private async onPayload(from: Address, payload: Payload): Promise<void> {
+    const stored = await this.deps.store.getChannel(payload.type === 'state' ? channelIdOf(payload.signedState) : payload.channelId);
+    const active = this.actors.get(payload.objectiveId);
+    if (payload.type === 'reject') {
+      if (!stored || !stored.fixedPart.participants.includes(from)) throw new EngineError('invalid', 'a rejection for a channel we share no objective on');
+      if (active) await this.toObjective(payload.objectiveId, { type: 'PEER_REJECTED', reason: payload.reason });
+      return;
+    }
+    const ss = payload.signedState;
+    if (!ss.state.participants.includes(this.address)) throw new EngineError('invalid', `a message for channel ${channelIdOf(ss)}, which we are not in`);
+    if (!ss.state.participants.includes(from)) throw new EngineError('invalid', 'the sender is not a participant of the channel');
+    if (active) {
+      // Check against the objective's channel first, so a bad state changes nothing.
+      receiveSignedState((active.getSnapshot().context as { channel: Channel }).channel, ss);
+      active.send({ type: 'STATE_RECEIVED', signedState: ss });
+      await this.step(payload.objectiveId, active);
+      return;
+    }
+    if (!stored) {
+      if (typeOf(payload.objectiveId) !== 'DirectFunding' || ss.state.turnNum !== 0) throw new EngineError('invalid', 'an unknown channel must start with its prefund state');
+      const channel = receiveSignedState(newChannel(ss.state, this.address), ss).channel;
+      const actor = this.spawn('DirectFunding', { channel });
+      await this.step(payload.objectiveId, actor);
+      this.deps.onChannelProposed?.(await this.summary(channel));
+      return;
+    }
+    const supported = latestSupported(stored);
+    if (supported && ss.state.turnNum < supported.state.turnNum) {
+      // A stale state: refuse it, and since the peer is evidently behind, send what it lacks.
+      this.sendLatest(stored, from, payload.objectiveId);
+      throw new EngineError('invalid', `turn ${ss.state.turnNum} is in the past: turn ${supported.state.turnNum} is already supported`);
+    }
+    const type = typeOf(payload.objectiveId);
+    if (type === 'Update' && supported && ss.state.turnNum === supported.state.turnNum + 1 && !ss.state.isFinal) {
+      receiveSignedState(stored, ss);
+      await this.step(payload.objectiveId, this.spawn('Update', { channel: stored, received: ss }));
+    } else if (type === 'DirectDefunding' && ss.state.isFinal) {
+      checkCloseProposal(stored, ss);
+      await this.step(payload.objectiveId, this.spawn('DirectDefunding', { channel: stored, role: 'responder', received: ss }));
+    } else {
+      // Signatures on a state we hold: merge them (idempotent).
+      const { channel } = receiveSignedState(stored, ss);
+      await this.deps.store.commit({ channel });
+    }
+  }
+
+  private sendLatest(channel: Channel, to: Address, objectiveId: string) {
+    const s = latestSupported(channel) ?? latest(channel);
+    this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads: [{ type: 'state', objectiveId, signedState: s }] }));
+  }
+
+  /** Re-sends our latest signed state of every objective still waiting on a peer. */
+  private async resendPending(): Promise<void> {
+    for (const [id, actor] of this.actors) {
+      if (actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
+      const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
+      const mine = [...channel.states].reverse().find((s) => s.signatures[channel.myIndex] !== null);
+      if (!mine) continue;
+      for (const to of channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex)) {
+        this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads: [{ type: 'state', objectiveId: id, signedState: mine }] }));
+      }
+    }
+  }
+
+  // ---- Waiting for objectives ---------------------------------------------------------------------
+
+  private waiters = new Map<string, ((status: ObjectiveStatus) => void)[]>();
+
+  private settle(id: string) {
+    void this.deps.store.getObjective(id).then((o) => {
+      for (const w of this.waiters.get(id) ?? []) w(o?.status ?? 'done');
+      this.waiters.delete(id);
+    });
+  }
+
+  /** Resolves with the objective's final status. */
+  async objectiveSettled(id: string): Promise<ObjectiveStatus> {
+    const o = await this.deps.store.getObjective(id);
+    if (o && o.status !== 'active') return o.status;
+    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+  }
+
+  private async waitFor(id: string, channelId: Bytes32): Promise<ChannelSummary> {
+    const status = await this.objectiveSettled(id);
+    if (status !== 'done') {
+      const o = await this.deps.store.getObjective(id);
+      throw new EngineError('invalid', o?.error ?? `the update ended ${status}`);
+    }
+    const summary = await this.getChannel(channelId);
+    if (!summary) throw new EngineError('unknown-channel', `no channel ${channelId}`);
+    return summary;
+  }
+
+  // ---- Views ---------------------------------------------------------------------------------
+
+  async summary(c: Channel): Promise<ChannelSummary> {
+    const supported = latestSupported(c);
+    const shown = supported ?? latest(c);
+    const objectives = await Promise.all(
+      [objectiveIds.directFunding(c.id), objectiveIds.directDefunding(c.id)].map((id) => this.deps.store.getObjective(id)),
+    );
+    const [funding, defunding] = objectives;
+    let status: ChannelSummary['status'] = 'proposed';
+    if (defunding) status = defunding.status === 'done' ? 'closed' : defunding.status === 'failed' ? 'failed' : 'closing';
+    else if (funding?.status === 'rejected') status = 'rejected';
+    else if (funding?.status === 'failed') status = 'failed';
+    else if (supported && supported.state.turnNum >= POSTFUND_TURN) status = 'running';
+    else if (funding && (funding.snapshot as { value?: string }).value !== 'awaitingApproval') status = 'funding';
+    const exit = shown.state.outcome[0]!;
+    return {
+      channelId: c.id,
+      participants: c.fixedPart.participants,
+      appDefinition: c.fixedPart.appDefinition,
+      turnNum: shown.state.turnNum,
+      status,
+      asset: exit.asset,
+      balances: c.fixedPart.participants.map((p) => exit.allocations.filter((a) => a.destination === addressToDestination(p)).reduce((t, a) => t + a.amount, 0n)),
+      challengeDuration: c.fixedPart.challengeDuration,
+    };
+  }
+}
+
+function channelIdOf(ss: SignedState): Bytes32 {
+  return computeChannelId(ss.state);
+}

@@ -1,0 +1,87 @@
+/**
+ * The wallet's channels: the shared engine over the wallet's Dexie store, the chain through
+ * ethers with the wallet's own key as the funding account, and peers reached through the dapp
+ * (outbound messages are notifications; inbound ones arrive by channel_receiveMessage).
+ * Loaded after the wallet is ready, so ethers is not on the start-up path.
+ */
+import { type Address, type Bytes32, type PrivateKey } from '../../core/src/index.ts';
+import { createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from '../../engine/src/chain/index.ts';
+import { Engine, type ChannelSummary } from '../../engine/src/engine.ts';
+import type { ChannelApi } from './channels.ts';
+import type { Logger } from './log.ts';
+import type { WalletDatabase } from './store/db.ts';
+import { DexieStore } from './store/dexie-store.ts';
+
+export interface WalletChainConfig {
+  rpcUrl: string;
+  chainId: number;
+  adjudicator: string;
+  consensusApp: string;
+  token: string;
+  faucetUrl?: string;
+}
+
+export interface ChannelEvents {
+  sendMessage: (to: Address, text: string) => void;
+  onChannelUpdated: (s: ChannelSummary) => void;
+  onChannelProposed: (s: ChannelSummary) => void;
+  onProgress: (p: { objectiveId: string; channelId: Bytes32; stage: string; detail?: string }) => void;
+}
+
+/** Tops the wallet's own account up from the project's dev faucet (local chains only). */
+async function useDevFaucet(faucetUrl: string, address: Address): Promise<void> {
+  const res = await fetch(new URL('/faucet', faucetUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address }) });
+  if (!res.ok) throw new Error(`the dev faucet at ${faucetUrl} answered ${res.status}`);
+}
+
+export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: WalletChainConfig, events: ChannelEvents, log: Logger): Promise<{ api: ChannelApi; engine: Engine }> {
+  const provider = createJsonRpcProvider(chain.rpcUrl, chain.chainId, { pollingIntervalMs: 250 });
+  const service = createEthersChainService({ provider, signer: signerFromPrivateKey(key, provider), addresses: { adjudicator: chain.adjudicator, token: chain.token }, pollIntervalMs: 250 });
+  const engine = new Engine({
+    key,
+    store: new DexieStore(db),
+    chain: service,
+    sendMessage: events.sendMessage,
+    onChannelUpdated: events.onChannelUpdated,
+    onChannelProposed: events.onChannelProposed,
+    onProgress: events.onProgress,
+    log: (event, fields) => log.info(event, fields),
+  });
+  await engine.start();
+  const fund = async () => {
+    if (chain.faucetUrl && chain.chainId === 31337) await useDevFaucet(chain.faucetUrl, key.address);
+  };
+  const mustGet = async (id: Bytes32) => {
+    const s = await engine.getChannel(id);
+    if (!s) throw new Error(`no channel ${id}`);
+    return s;
+  };
+  const api: ChannelApi = {
+    list: () => engine.listChannels(),
+    get: (id) => engine.getChannel(id),
+    create: async (args) => {
+      await fund();
+      const id = await engine.createChannel({
+        counterparty: args.counterparty,
+        asset: args.asset,
+        myAmount: args.amount,
+        theirAmount: args.counterpartyAmount,
+        challengeDuration: args.challengeDuration,
+        appDefinition: chain.consensusApp.toLowerCase() as Address,
+      });
+      return mustGet(id);
+    },
+    join: async (id) => {
+      await fund();
+      await engine.joinChannel(id, true);
+      return mustGet(id);
+    },
+    reject: (id, reason) => engine.joinChannel(id, { reject: reason }),
+    update: (id, balances, appData) => engine.updateBalances(id, balances, appData),
+    close: async (id) => {
+      await engine.closeChannel(id);
+      return mustGet(id);
+    },
+  };
+  return { api, engine };
+}

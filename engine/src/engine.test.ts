@@ -30,7 +30,7 @@ interface Party {
   proposed: string[];
 }
 
-function party(keyHex: string, deliver: (to: Address, text: string) => void, store = new MemoryStore()): Party {
+function party(keyHex: string, deliver: (to: Address, text: string) => void, store = new MemoryStore(), resendIntervalMs = 0): Party {
   const key = PrivateKey.fromHex(keyHex);
   const provider = createJsonRpcProvider(anvil.url, 31337, { pollingIntervalMs: 100 });
   const chain = createEthersChainService({ provider, signer: signerFromPrivateKey(key, provider), addresses: { adjudicator: addresses.adjudicator, token: addresses.token }, pollIntervalMs: 100 });
@@ -41,7 +41,7 @@ function party(keyHex: string, deliver: (to: Address, text: string) => void, sto
     store,
     chain,
     sendMessage: deliver,
-    resendIntervalMs: 0,
+    resendIntervalMs,
     onChannelProposed: (s) => proposed.push(s.channelId),
     log: (event, fields) => {
       if (event === 'peer.rejected') rejections.push(String(fields?.reason));
@@ -50,14 +50,21 @@ function party(keyHex: string, deliver: (to: Address, text: string) => void, sto
   return { key, store, engine, rejections, proposed };
 }
 
-function pair(): { alice: Party; bob: Party } {
+/** Two engines wired together; `network` may drop or delay messages. */
+function pair(network: { drop?: (n: number, to: Address) => boolean; delayMs?: (n: number) => number; resendIntervalMs?: number } = {}): { alice: Party; bob: Party } {
   const parties = new Map<Address, Party>();
+  let sent = 0;
   const deliver = (from: () => Party) => (to: Address, text: string) => {
-    // Deliver asynchronously, as a network would.
-    queueMicrotask(() => void parties.get(to)?.engine.receiveMessage(from().key.address, text));
+    const n = ++sent;
+    if (network.drop?.(n, to)) return;
+    const go = () => void parties.get(to)?.engine.receiveMessage(from().key.address, text);
+    // Deliver asynchronously, as a network would (possibly late, so out of order).
+    const delay = network.delayMs?.(n) ?? 0;
+    if (delay > 0) setTimeout(go, delay);
+    else queueMicrotask(go);
   };
-  const alice: Party = party(ANVIL_KEYS[1]!, deliver(() => alice));
-  const bob: Party = party(ANVIL_KEYS[2]!, deliver(() => bob));
+  const alice: Party = party(ANVIL_KEYS[1]!, deliver(() => alice), new MemoryStore(), network.resendIntervalMs ?? 0);
+  const bob: Party = party(ANVIL_KEYS[2]!, deliver(() => bob), new MemoryStore(), network.resendIntervalMs ?? 0);
   parties.set(alice.key.address, alice);
   parties.set(bob.key.address, bob);
   return { alice, bob };
@@ -162,6 +169,23 @@ describe('two engines on a real chain', () => {
     expect(bob.rejections.join('\n')).toMatch(/not valid JSON/);
     expect(bob.rejections.join('\n')).toMatch(/claims to be from/);
     expect(snapshot()).toBe(stored);
+    alice.engine.stop();
+    bob.engine.stop();
+  });
+
+  it('lost and reordered messages do not stall a channel: what the peer lacks is sent again', async () => {
+    // Every third message is lost and every other one delayed, so messages also arrive out of order.
+    const { alice, bob } = pair({ drop: (n) => n % 3 === 0, delayMs: (n) => (n % 2 === 0 ? 30 : 0), resendIntervalMs: 100 });
+    await alice.engine.start();
+    await bob.engine.start();
+    const A = alice.key.address;
+    const B = bob.key.address;
+    const channelId = await alice.engine.createChannel({ counterparty: B, asset: ETH, myAmount: 5000n, theirAmount: 3000n, challengeDuration: 600, appDefinition: addresses.consensusApp.toLowerCase() as Address });
+    await until(() => bob.proposed.includes(channelId), 'the proposal to get through');
+    await bob.engine.joinChannel(channelId, true);
+    await until(async () => (await alice.engine.getChannel(channelId))?.status === 'running' && (await bob.engine.getChannel(channelId))?.status === 'running', 'both running');
+    for (let i = 1; i <= 5; i++) await alice.engine.updateChannel(channelId, split(A, B, 5000n - BigInt(i), 3000n + BigInt(i)));
+    expect((await bob.engine.getChannel(channelId))?.balances).toEqual([4995n, 3005n]);
     alice.engine.stop();
     bob.engine.stop();
   });

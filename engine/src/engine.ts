@@ -412,8 +412,12 @@ export class Engine {
     if (!ss.state.participants.includes(this.address)) throw new EngineError('invalid', `a message for channel ${channelIdOf(ss)}, which we are not in`);
     if (!ss.state.participants.includes(from)) throw new EngineError('invalid', 'the sender is not a participant of the channel');
     if (active) {
+      const activeChannel = (active.getSnapshot().context as { channel: Channel }).channel;
+      // A peer sending a state older than ours is behind: send it what it lacks.
+      const ours = latestSupported(activeChannel);
+      if (ours && ss.state.turnNum < ours.state.turnNum) this.sendLatest(activeChannel, from, payload.objectiveId);
       // Check against the objective's channel first, so a bad state changes nothing.
-      receiveSignedState((active.getSnapshot().context as { channel: Channel }).channel, ss);
+      receiveSignedState(activeChannel, ss);
       active.send({ type: 'STATE_RECEIVED', signedState: ss });
       await this.step(payload.objectiveId, active);
       return;
@@ -446,9 +450,17 @@ export class Engine {
     }
   }
 
+  /** Our latest supported state and every newer state we signed: all a lagging peer may lack. */
+  private statesPeerMayLack(channel: Channel): SignedState[] {
+    const supported = latestSupported(channel);
+    const from = supported ? supported.state.turnNum : -1;
+    const newer = channel.states.filter((s) => s.state.turnNum > from && s.signatures[channel.myIndex] !== null);
+    return supported ? [supported, ...newer] : newer.length ? newer : [latest(channel)];
+  }
+
   private sendLatest(channel: Channel, to: Address, objectiveId: string) {
-    const s = latestSupported(channel) ?? latest(channel);
-    this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads: [{ type: 'state', objectiveId, signedState: s }] }));
+    const payloads: Payload[] = this.statesPeerMayLack(channel).map((signedState) => ({ type: 'state', objectiveId, signedState }));
+    this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads }));
   }
 
   /** Re-sends our latest signed state of every objective still waiting on a peer. */
@@ -456,11 +468,8 @@ export class Engine {
     for (const [id, actor] of this.actors) {
       if (actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
       const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
-      const mine = [...channel.states].reverse().find((s) => s.signatures[channel.myIndex] !== null);
-      if (!mine) continue;
-      for (const to of channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex)) {
-        this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads: [{ type: 'state', objectiveId: id, signedState: mine }] }));
-      }
+      if (!channel.states.some((s) => s.signatures[channel.myIndex] !== null)) continue;
+      for (const to of channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex)) this.sendLatest(channel, to, id);
     }
   }
 

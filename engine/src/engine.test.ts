@@ -8,7 +8,8 @@ import { type Address, PrivateKey, addressToDestination, AllocationType, type Ex
 import { objectiveIds, serializeMessage } from '../../core/src/protocol/message.ts';
 import { ANVIL_KEYS, type Anvil, startAnvil } from '../../chain/anvil.ts';
 import { type ContractAddresses, deployContracts } from '../../chain/deploy.ts';
-import { createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from './chain/index.ts';
+import { Contract, id } from 'ethers';
+import { ADJUDICATOR_ABI, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from './chain/index.ts';
 import { Engine } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
 
@@ -186,6 +187,41 @@ describe('two engines on a real chain', () => {
     await until(async () => (await alice.engine.getChannel(channelId))?.status === 'running' && (await bob.engine.getChannel(channelId))?.status === 'running', 'both running');
     for (let i = 1; i <= 5; i++) await alice.engine.updateChannel(channelId, split(A, B, 5000n - BigInt(i), 3000n + BigInt(i)));
     expect((await bob.engine.getChannel(channelId))?.balances).toEqual([4995n, 3005n]);
+    alice.engine.stop();
+    bob.engine.stop();
+  });
+
+  it('a deposit that fails (no funds) leaves nothing half done: closing pays the other deposit back', async () => {
+    const parties = new Map<Address, Party>();
+    const deliver = (from: () => Party) => (to: Address, text: string) => queueMicrotask(() => void parties.get(to)?.engine.receiveMessage(from().key.address, text));
+    const alice: Party = party(ANVIL_KEYS[1]!, deliver(() => alice));
+    // Bob's wallet account holds no ETH at all.
+    const broke = PrivateKey.random();
+    const bob: Party = party(`0x${Buffer.from(broke.exportBytes()).toString('hex')}`, deliver(() => bob));
+    parties.set(alice.key.address, alice);
+    parties.set(bob.key.address, bob);
+    await alice.engine.start();
+    await bob.engine.start();
+    const channelId = await alice.engine.createChannel({ counterparty: bob.key.address, asset: ETH, myAmount: 10n ** 15n, theirAmount: 10n ** 15n, challengeDuration: 600, appDefinition: addresses.consensusApp.toLowerCase() as Address });
+    await until(() => bob.proposed.includes(channelId), 'proposal');
+    await bob.engine.joinChannel(channelId, true);
+    await until(async () => (await bob.engine.getChannel(channelId))?.status === 'failed', "Bob's funding to fail");
+    const failed = await bob.store.getObjective(objectiveIds.directFunding(channelId));
+    expect(failed?.error).toMatch(/insufficient|has 0/i);
+    const provider = createJsonRpcProvider(anvil.url, 31337);
+    const adjudicator = new Contract(addresses.adjudicator, ADJUDICATOR_ABI, provider);
+    const holdings = async () => (await adjudicator.getFunction('holdings')(ETH, channelId)) as bigint;
+    // Alice deposited (she was first); Bob never could.
+    await until(async () => (await holdings()) === 10n ** 15n, "Alice's deposit");
+    const before = await provider.getBalance(alice.key.address);
+    await alice.engine.closeChannel(channelId);
+    await until(async () => (await alice.engine.getChannel(channelId))?.status === 'closed' && (await bob.engine.getChannel(channelId))?.status === 'closed', 'both closed');
+    expect(await holdings()).toBe(0n);
+    const logs = await provider.getLogs({ address: addresses.adjudicator, topics: [id('Concluded(bytes32,uint48)'), channelId], fromBlock: 0 });
+    const receipt = await provider.getTransactionReceipt(logs[0]!.transactionHash);
+    const after = await provider.getBalance(alice.key.address);
+    // Alice got her deposit back exactly, less the gas of the conclude transaction she sent.
+    expect(after - before + receipt!.gasUsed * receipt!.gasPrice).toBe(10n ** 15n);
     alice.engine.stop();
     bob.engine.stop();
   });

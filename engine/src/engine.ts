@@ -225,10 +225,14 @@ export class Engine {
     return this.updateChannel(channelId, outcome, appData);
   }
 
-  /** Starts a cooperative close (the user approved it). */
+  /**
+   * Starts a cooperative close (the user approved it). A channel whose funding failed part-way
+   * can be closed too, from its prefund state: the adjudicator pays back what was deposited, in
+   * allocation order, so no deposit is left stranded.
+   */
   closeChannel(channelId: Bytes32): Promise<void> {
     return this.serial(async () => {
-      const channel = await this.runningChannel(channelId);
+      const channel = await this.closableChannel(channelId);
       const actor = this.spawn('DirectDefunding', { channel, role: 'proposer' });
       await this.step(objectiveIds.directDefunding(channelId), actor);
     });
@@ -276,6 +280,23 @@ export class Engine {
     const supported = latestSupported(channel);
     if (!supported || supported.state.turnNum < POSTFUND_TURN || supported.state.isFinal) throw new EngineError('not-allowed', `channel ${channelId} is not running`);
     for (const id of this.actors.keys()) if (id.includes(channelId)) throw new EngineError('busy', `channel ${channelId} is busy with ${id}`);
+    return channel;
+  }
+
+  private async closableChannel(channelId: Bytes32): Promise<Channel> {
+    const channel = await this.deps.store.getChannel(channelId);
+    if (!channel) throw new EngineError('unknown-channel', `no channel ${channelId}`);
+    const supported = latestSupported(channel);
+    if (!supported || supported.state.isFinal) throw new EngineError('not-allowed', `channel ${channelId} has nothing to close`);
+    const funding = objectiveIds.directFunding(channelId);
+    for (const id of this.actors.keys()) if (id.includes(channelId) && id !== funding) throw new EngineError('busy', `channel ${channelId} is busy with ${id}`);
+    const fundingActor = this.actors.get(funding);
+    if (fundingActor) {
+      if (fundingActor.getSnapshot().value === 'awaitingApproval') throw new EngineError('not-allowed', `channel ${channelId} is still awaiting approval`);
+      fundingActor.send({ type: 'ABANDON', reason: 'the channel is being closed before its funding completed' });
+      await this.step(funding, fundingActor);
+      return (await this.deps.store.getChannel(channelId))!;
+    }
     return channel;
   }
 
@@ -442,6 +463,12 @@ export class Engine {
       await this.step(payload.objectiveId, this.spawn('Update', { channel: stored, received: ss }));
     } else if (type === 'DirectDefunding' && ss.state.isFinal) {
       checkCloseProposal(stored, ss);
+      // Closing before funding completed ends the funding objective first.
+      const funding = this.actors.get(objectiveIds.directFunding(stored.id));
+      if (funding) {
+        funding.send({ type: 'ABANDON', reason: 'the channel is being closed before its funding completed' });
+        await this.step(objectiveIds.directFunding(stored.id), funding);
+      }
       await this.step(payload.objectiveId, this.spawn('DirectDefunding', { channel: stored, role: 'responder', received: ss }));
     } else {
       // Signatures on a state we hold: merge them (idempotent).

@@ -41,6 +41,8 @@ export type DirectFundEvent =
   | { type: 'DEPOSIT_MINED'; asset: Address }
   /** `retryable`: the chain moved under us (e.g. someone else deposited: held != expectedHeld); plan again from fresh holdings. */
   | { type: 'DEPOSIT_FAILED'; asset: Address; error: string; retryable: boolean }
+  /** The channel is being closed before funding completed (e.g. our deposit failed): stop. */
+  | { type: 'ABANDON'; reason: string }
   | { type: 'EFFECTS_DONE' };
 
 export interface DirectFundInput {
@@ -144,7 +146,7 @@ export function directFundMachine(key: PrivateKey) {
         return { deposits };
       }),
       fail: assign(({ context, event }) => {
-        const error = event.type === 'DEPOSIT_FAILED' ? event.error : 'failed';
+        const error = event.type === 'DEPOSIT_FAILED' || event.type === 'ABANDON' ? (event.type === 'ABANDON' ? event.reason : event.error) : 'failed';
         return { error, outbox: [...context.outbox, progress(context, 'failed', error)] };
       }),
       rejectByUs: assign(({ context, event }) => {
@@ -169,6 +171,7 @@ export function directFundMachine(key: PrivateKey) {
       // A peer's signatures are merged in every state (and re-sent states merge idempotently).
       STATE_RECEIVED: { actions: 'merge' },
       HOLDINGS: { actions: 'recordHoldings' },
+      ABANDON: { target: '.failed', actions: 'fail' },
     },
     states: {
       awaitingApproval: {

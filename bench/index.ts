@@ -4,11 +4,19 @@
  * regression is visible, but it is not part of `npm test` (timing is not a test).
  */
 import { runCoreBench } from './core.bench.ts';
+import { startBenchEnvironment } from './environment.ts';
 import { runRpcBench } from './rpc.bench.ts';
+import { runUpdatesBench } from './updates.bench.ts';
 
 const results: { name: string; met: boolean }[] = [];
 results.push(...(await runCoreBench()));
-results.push(...(await runRpcBench()));
+const env = await startBenchEnvironment();
+try {
+  results.push(...(await runRpcBench(env)));
+  results.push(...(await runUpdatesBench(env)));
+} finally {
+  await env.close();
+}
 
 const missed = results.filter((r) => !r.met);
 console.log(`\n${results.length - missed.length} of ${results.length} targets met${missed.length ? `; missed: ${missed.map((m) => m.name).join(', ')}` : ''}`);

@@ -6,7 +6,8 @@
  * (the floor for a start).
  */
 import type { Page } from '@playwright/test';
-import { buildPages, launchChromium, newBenchContext, percentile, serveStatic } from './browser.ts';
+import { newBenchContext, percentile } from './browser.ts';
+import type { BenchEnvironment } from './environment.ts';
 
 export interface BrowserFigure {
   name: string;
@@ -16,12 +17,6 @@ export interface BrowserFigure {
   target: string;
   met: boolean;
 }
-
-const ECHO_PAGE = `<!doctype html><script>
-  addEventListener('message', (e) => { if (e.source === parent) parent.postMessage(e.data, e.origin); });
-  const o = new URLSearchParams(location.search).get('origin');
-  if (o) parent.postMessage({ jsonrpc: '2.0', method: 'echo_ready', params: {} }, o);
-</script>`;
 
 const ROUND_TRIPS = 2000;
 
@@ -94,13 +89,11 @@ async function blankStart(page: Page, walletOrigin: string): Promise<number> {
 
 const median = (xs: number[]) => percentile(xs, 50);
 
-export async function runRpcBench(): Promise<BrowserFigure[]> {
-  const { walletDir, dappDir } = await buildPages();
-  const wallet = await serveStatic(walletDir, '127.0.0.1', { '/__echo.html': ECHO_PAGE });
-  const dapp = await serveStatic(dappDir, 'localhost');
-  const browser = await launchChromium();
-  const dappUrl = `${dapp.url}/?wallet=${encodeURIComponent(wallet.url + '/')}`;
-  try {
+export async function runRpcBench(env: BenchEnvironment): Promise<BrowserFigure[]> {
+  const { browser } = env;
+  const wallet = { url: env.walletUrl };
+  const dappUrl = env.dappPage;
+  {
     // Cold start: a fresh browser context each time (empty cache and storage: the wallet
     // creates its key), then a reload in the same context (cached assets, key loaded).
     const firstRun: number[] = [];
@@ -139,9 +132,5 @@ export async function runRpcBench(): Promise<BrowserFigure[]> {
       console.log(`${f.name.padEnd(26)}${`${f.ours.toFixed(2)} ms`.padStart(10)}${`${f.baseline.toFixed(2)} ms`.padStart(12)}${`${(f.ours / f.baseline).toFixed(2)}×`.padStart(9)}  ${f.target} ${f.met ? 'met' : 'NOT MET'}`);
     }
     return figures;
-  } finally {
-    await browser.close();
-    await wallet.close();
-    await dapp.close();
   }
 }

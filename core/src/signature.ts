@@ -54,7 +54,9 @@ export class PrivateKey {
     const digest = ethSignedMessageDigest(hash32);
     if (!isSecp256k1Warm()) warmUpSecp256k1();
     const sig = secp256k1.sign(digest, this.#bytes, { lowS: true });
-    return { v: (27 + sig.recovery) as 27 | 28, r: word(sig.r), s: word(sig.s) };
+    const signature: Signature = { v: (27 + sig.recovery) as 27 | 28, r: word(sig.r), s: word(sig.s) };
+    rememberSigner(hash32, signature, this.address);
+    return signature;
   }
   toJSON(): never {
     throw new Error('a private key has no JSON form');
@@ -76,10 +78,33 @@ export function publicKeyToAddress(uncompressed: Uint8Array): Address {
 const sigScratch = new Uint8Array(65);
 
 /**
+ * Recent recoveries, keyed by hash and signature. A signed state is checked where it is parsed,
+ * merged and stored; recovery is the expensive part (elliptic-curve arithmetic), so each
+ * (hash, signature) pair is recovered once. Bounded; oldest entries go first.
+ */
+const recovered = new Map<string, Address>();
+const RECOVERED_MAX = 4096;
+
+/**
  * Recovers the address that signed `hash32` with the EIP-191 prefix, the way the adjudicator's
  * `recoverSigner` does. Throws a CoreError on a malformed or unrecoverable signature.
  */
 export function recoverSigner(hash32: Uint8Array, sig: Signature, field = 'signature'): Address {
+  const cacheKey = typeof sig === 'object' && sig !== null ? `${bytesToHex(hash32)}${sig.r}${sig.s}${sig.v}` : '';
+  const hit = cacheKey ? recovered.get(cacheKey) : undefined;
+  if (hit !== undefined) return hit;
+  const address = recoverUncached(hash32, sig, field);
+  rememberSigner(hash32, sig, address);
+  return address;
+}
+
+/** Our own signatures need no recovery: we know who made them. */
+function rememberSigner(hash32: Uint8Array, sig: Signature, address: Address): void {
+  if (recovered.size >= RECOVERED_MAX) recovered.delete(recovered.keys().next().value!);
+  recovered.set(`${bytesToHex(hash32)}${sig.r}${sig.s}${sig.v}`, address);
+}
+
+function recoverUncached(hash32: Uint8Array, sig: Signature, field: string): Address {
   if (typeof sig !== 'object' || sig === null) fail('invalid-type', field, 'expected {v, r, s}');
   if (sig.v !== 27 && sig.v !== 28) fail('invalid-signature', `${field}.v`, 'v must be 27 or 28');
   if (typeof sig.r !== 'string' || sig.r.length !== 66) fail('invalid-length', `${field}.r`, 'expected 32 bytes');

@@ -83,6 +83,8 @@ function typeOf(objectiveId: string): ObjectiveType {
 
 export class Engine {
   private readonly actors = new Map<string, AnyActorRef>();
+  /** Objective statuses and states as last committed, so channel summaries need no store reads. */
+  private readonly committed = new Map<string, { status: ObjectiveStatus; value: string }>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopWatching: (() => void) | undefined;
   private resendTimer: ReturnType<typeof setInterval> | undefined;
@@ -334,6 +336,7 @@ export class Engine {
       ...(ctx.error ? { error: ctx.error } : {}),
     };
     await this.deps.store.commit({ channel: ctx.channel, objective: record });
+    this.committed.set(id, { status, value: String(snap.value) });
   }
 
   private async performOutbox(id: string, actor: AnyActorRef): Promise<void> {
@@ -352,7 +355,9 @@ export class Engine {
         followUps.push(() => this.conclude(id, e.signedState));
       }
     }
-    await this.commit(id, actor);
+    // The cleared outbox needs storing only when it held chain work: messages and progress are
+    // safe to perform again if we crash before the next commit (peers merge re-sent states).
+    if (followUps.length > 0) await this.commit(id, actor);
     const ctx = actor.getSnapshot().context as { channel: Channel };
     this.deps.onChannelUpdated?.(await this.summary(ctx.channel));
     // Chain calls run outside the event queue (they take blocks); their results come back as events.
@@ -534,10 +539,14 @@ export class Engine {
   async summary(c: Channel): Promise<ChannelSummary> {
     const supported = latestSupported(c);
     const shown = supported ?? latest(c);
-    const objectives = await Promise.all(
-      [objectiveIds.directFunding(c.id), objectiveIds.directDefunding(c.id)].map((id) => this.deps.store.getObjective(id)),
-    );
-    const [funding, defunding] = objectives;
+    const lookup = async (id: string) => {
+      const known = this.committed.get(id);
+      if (known) return { status: known.status, snapshot: { value: known.value } };
+      const o = await this.deps.store.getObjective(id);
+      if (o) this.committed.set(id, { status: o.status, value: String((o.snapshot as { value?: unknown }).value) });
+      return o;
+    };
+    const [funding, defunding] = await Promise.all([lookup(objectiveIds.directFunding(c.id)), lookup(objectiveIds.directDefunding(c.id))]);
     let status: ChannelSummary['status'] = 'proposed';
     if (defunding) status = defunding.status === 'done' ? 'closed' : defunding.status === 'failed' ? 'failed' : 'closing';
     else if (funding?.status === 'rejected') status = 'rejected';

@@ -84,7 +84,7 @@ function typeOf(objectiveId: string): ObjectiveType {
 export class Engine {
   private readonly actors = new Map<string, AnyActorRef>();
   /** Objective statuses and states as last committed, so channel summaries need no store reads. */
-  private readonly committed = new Map<string, { status: ObjectiveStatus; value: string }>();
+  private readonly committed = new Map<string, { status: ObjectiveStatus; value: string; error?: string }>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopWatching: (() => void) | undefined;
   private resendTimer: ReturnType<typeof setInterval> | undefined;
@@ -326,6 +326,14 @@ export class Engine {
     const snap = actor.getSnapshot();
     const ctx = snap.context as { channel: Channel; error?: string };
     const status: ObjectiveStatus = TERMINAL[String(snap.value)] ?? 'active';
+    if (typeOf(id) === 'Update') {
+      // An update is stored as its channel alone: the signed proposal (or countersigned state)
+      // is what must survive; after a reload the dapp's call is gone anyway, and a late
+      // countersignature still merges into the stored channel.
+      await this.deps.store.commit({ channel: ctx.channel });
+      this.committed.set(id, { status, value: String(snap.value), ...(ctx.error ? { error: ctx.error } : {}) });
+      return;
+    }
     const record: ObjectiveRecord = {
       id,
       type: typeOf(id),
@@ -510,25 +518,28 @@ export class Engine {
   private waiters = new Map<string, ((status: ObjectiveStatus) => void)[]>();
 
   private settle(id: string) {
-    void this.deps.store.getObjective(id).then((o) => {
-      for (const w of this.waiters.get(id) ?? []) w(o?.status ?? 'done');
-      this.waiters.delete(id);
-    });
+    const status = this.committed.get(id)?.status ?? 'done';
+    for (const w of this.waiters.get(id) ?? []) w(status);
+    this.waiters.delete(id);
+    // Keep the outcome of recent updates for callers still to ask; forget old ones.
+    if (this.committed.size > 2000) {
+      for (const key of this.committed.keys()) {
+        if (this.committed.size <= 1000) break;
+        if (key.startsWith('Update-')) this.committed.delete(key);
+      }
+    }
   }
 
   /** Resolves with the objective's final status. */
   async objectiveSettled(id: string): Promise<ObjectiveStatus> {
-    const o = await this.deps.store.getObjective(id);
-    if (o && o.status !== 'active') return o.status;
+    const known = this.committed.get(id) ?? (await this.deps.store.getObjective(id));
+    if (known && known.status !== 'active') return known.status;
     return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
 
   private async waitFor(id: string, channelId: Bytes32): Promise<ChannelSummary> {
     const status = await this.objectiveSettled(id);
-    if (status !== 'done') {
-      const o = await this.deps.store.getObjective(id);
-      throw new EngineError('invalid', o?.error ?? `the update ended ${status}`);
-    }
+    if (status !== 'done') throw new EngineError('invalid', this.committed.get(id)?.error ?? `the update ended ${status}`);
     const summary = await this.getChannel(channelId);
     if (!summary) throw new EngineError('unknown-channel', `no channel ${channelId}`);
     return summary;

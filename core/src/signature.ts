@@ -120,7 +120,73 @@ function recoverUncached(hash32: Uint8Array, sig: Signature, field: string): Add
   } catch {
     fail('invalid-signature', field, 'signature does not recover to a public key');
   }
-  return publicKeyToAddress(point.toRawBytes(false));
+  const address = publicKeyToAddress(point.toRawBytes(false));
+  recoveredPoints.set(address, point);
+  if (recoveredPoints.size > KNOWN_POINTS_MAX) recoveredPoints.delete(recoveredPoints.keys().next().value!);
+  return address;
+}
+
+// ---- Verifying a known signer -------------------------------------------------------------------
+
+type Point = ReturnType<typeof secp256k1.ProjectivePoint.fromAffine>;
+
+/**
+ * Public keys of signers we have recovered before, each with its own precomputed table: checking
+ * a new signature from a known counterparty is then two table multiplications (u1·G + u2·P)
+ * instead of a full recovery (a square root and a long ladder). Bounded; oldest go first.
+ */
+const knownPoints = new Map<Address, Point>();
+const KNOWN_POINTS_MAX = 64;
+const recoveredPoints = new Map<string, Point>();
+
+function rememberPoint(address: Address, point: Point): void {
+  if (knownPoints.has(address)) return;
+  if (knownPoints.size >= KNOWN_POINTS_MAX) knownPoints.delete(knownPoints.keys().next().value!);
+  const p = secp256k1.ProjectivePoint.fromAffine(point.toAffine());
+  (p as unknown as { _setWindowSize(w: number): void })._setWindowSize(8);
+  knownPoints.set(address, p);
+}
+
+/**
+ * Whether `expected` signed `hash32` (EIP-191), with the same meaning as
+ * `recoverSigner(hash32, sig) === expected` — including the recovery bit `v`, which the
+ * adjudicator's ecrecover depends on — but fast for a signer we have seen before.
+ */
+export function isSignatureBy(hash32: Uint8Array, sig: Signature, expected: Address, field = 'signature'): boolean {
+  const cacheKey = `${bytesToHex(hash32)}${sig.r}${sig.s}${sig.v}`;
+  const hit = recovered.get(cacheKey);
+  if (hit !== undefined) return hit === expected;
+  const P = knownPoints.get(expected);
+  if (!P || (sig.v !== 27 && sig.v !== 28) || typeof sig.r !== 'string' || typeof sig.s !== 'string' || sig.r.length !== 66 || sig.s.length !== 66) {
+    const signer = recoverSigner(hash32, sig, field);
+    const point = recoveredPoints.get(signer);
+    if (signer === expected && point) rememberPoint(signer, point);
+    return signer === expected;
+  }
+  const r = BigInt(sig.r);
+  const s = BigInt(sig.s);
+  if (r <= 0n || r >= N || s <= 0n || s >= N) return recoverSigner(hash32, sig, field) === expected;
+  if (!isSecp256k1Warm()) warmUpSecp256k1();
+  const h = BigInt(bytesToHex(ethSignedMessageDigest(hash32))) % N;
+  const is = modInverse(s, N);
+  const u1 = (h * is) % N;
+  const u2 = (r * is) % N;
+  const R = secp256k1.ProjectivePoint.BASE.multiply(u1 === 0n ? N : u1).add(P.multiply(u2)).toAffine();
+  // The same point ecrecover reconstructs from (r, v): x ≡ r and y's parity given by v.
+  const ok = R.x % N === r && R.x < N && Number(R.y & 1n) === sig.v - 27;
+  if (ok) rememberSigner(hash32, sig, expected);
+  return ok;
+}
+
+function modInverse(a: bigint, m: bigint): bigint {
+  let [oldR, r] = [a % m, m];
+  let [oldS, s] = [1n, 0n];
+  while (r !== 0n) {
+    const q = oldR / r;
+    [oldR, r] = [r, oldR - q * r];
+    [oldS, s] = [s, oldS - q * s];
+  }
+  return ((oldS % m) + m) % m;
 }
 
 /** True when `s` is in the lower half of the curve order (the form we produce). */

@@ -1,6 +1,6 @@
 import { fail } from './errors.ts';
 import { type Address, type Bytes32, parseArray, parseObject } from './hex.ts';
-import { type Signature, type PrivateKey, type SignatureJSON, parseSignature, recoverSigner, signatureToJSON } from './signature.ts';
+import { type Signature, type PrivateKey, type SignatureJSON, isSignatureBy, parseSignature, recoverSigner, signatureToJSON } from './signature.ts';
 import { type State, type StateJSON, channelId, hashStateBytes, parseState, stateToJSON } from './state.ts';
 
 /**
@@ -48,8 +48,10 @@ export function signedBy(ss: SignedState, hash: Uint8Array = hashStateBytes(ss.s
   let mask = 0n;
   ss.signatures.forEach((sig, i) => {
     if (sig === null) return;
-    const signer: Address = recoverSigner(hash, sig, `${field}[${i}]`);
-    if (signer !== ss.state.participants[i]) fail('invalid-signature', `${field}[${i}]`, `recovers to ${signer}, not participant ${i}`);
+    if (!isSignatureBy(hash, sig, ss.state.participants[i]!, `${field}[${i}]`)) {
+      const signer: Address = recoverSigner(hash, sig, `${field}[${i}]`);
+      fail('invalid-signature', `${field}[${i}]`, `recovers to ${signer}, not participant ${i}`);
+    }
     mask |= 1n << BigInt(i);
   });
   return mask;

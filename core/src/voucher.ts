@@ -2,7 +2,7 @@ import { writeFixedHex, writeSmallUint, writeUint256 } from './abi.ts';
 import { fail } from './errors.ts';
 import { type Address, type Bytes32, type Hex, bytesToHex, hexToBytes, parseBytes32, parseObject, parseUint, quantityToHex } from './hex.ts';
 import { keccak256 } from './keccak.ts';
-import { type PrivateKey, type Signature, type SignatureJSON, parseSignature, recoverSigner, signatureToJSON } from './signature.ts';
+import { type PrivateKey, type Signature, type SignatureJSON, isSignatureBy, parseSignature, recoverSigner, signatureToJSON } from './signature.ts';
 
 /**
  * A voucher: the payer's signed promise that the payee may take `amount` (cumulative, in wei)
@@ -33,8 +33,8 @@ export function voucherSigner(v: Voucher): Address {
 
 /** Throws unless `payer` signed this voucher. */
 export function verifyVoucher(v: Voucher, payer: Address): void {
-  const signer = voucherSigner(v);
-  if (signer !== payer) fail('invalid-voucher', 'voucher.signature', `signed by ${signer}, not the payer ${payer}`);
+  if (isSignatureBy(voucherHash(v.channelId, v.amount), v.signature, payer, 'voucher.signature')) return;
+  fail('invalid-voucher', 'voucher.signature', `signed by ${voucherSigner(v)}, not the payer ${payer}`);
 }
 
 /**

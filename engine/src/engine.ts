@@ -128,8 +128,9 @@ export class Engine {
     );
     // Perform what a crash may have left unperformed, and refresh what the chain says.
     await this.serial(async () => {
-      for (const [id, actor] of this.actors) {
+      for (const [id, actor] of [...this.actors]) {
         await this.performOutbox(id, actor);
+        await this.resumeChainWork(id, actor);
         await this.refreshHoldings(id, actor);
       }
     });
@@ -381,6 +382,35 @@ export class Engine {
     }
   }
 
+  /**
+   * Chain work a reload may have cut short: a deposit planned but never confirmed is planned
+   * again from fresh holdings (its old expectedHeld makes any copy already sent harmless), and a
+   * conclusion not yet seen on chain is checked and, if still needed, submitted again.
+   */
+  private async resumeChainWork(id: string, actor: AnyActorRef): Promise<void> {
+    const snap = actor.getSnapshot();
+    if (typeOf(id) === 'DirectFunding' && snap.value === 'funding') {
+      const ctx = snap.context as { deposits: Record<Address, { status: string }> };
+      for (const [asset, record] of Object.entries(ctx.deposits)) {
+        if (record.status === 'submitting' || record.status === 'sent') {
+          actor.send({ type: 'DEPOSIT_FAILED', asset, error: 'interrupted by a reload', retryable: true });
+        }
+      }
+      await this.step(id, actor);
+    }
+    if (typeOf(id) === 'DirectDefunding' && snap.value === 'concluding') {
+      const ctx = snap.context as { channel: Channel; role: string; turnNum: number };
+      const assets = ctx.channel.states[0]!.state.outcome.map((e) => e.asset);
+      const held = await Promise.all(assets.map((a) => this.deps.chain.getHoldings(a, ctx.channel.id)));
+      if (held.every((h) => h === 0n)) {
+        await this.toObjective(id, { type: 'CONCLUDED' });
+      } else if (ctx.role === 'proposer') {
+        const final = ctx.channel.states.find((s) => s.state.turnNum === ctx.turnNum);
+        if (final) void this.conclude(id, final);
+      }
+    }
+  }
+
   private async deposit(id: string, e: Extract<Effect, { kind: 'deposit' }>): Promise<void> {
     try {
       await this.deps.chain.deposit({ asset: e.asset, channelId: e.channelId, expectedHeld: e.expectedHeld, amount: e.amount });
@@ -454,6 +484,7 @@ export class Engine {
       receiveSignedState(activeChannel, ss);
       active.send({ type: 'STATE_RECEIVED', signedState: ss });
       await this.step(payload.objectiveId, active);
+      this.replyIfPeerLacks((active.getSnapshot().context as { channel: Channel }).channel, ss, from, payload.objectiveId);
       return;
     }
     if (!stored) {
@@ -487,7 +518,14 @@ export class Engine {
       // Signatures on a state we hold: merge them (idempotent).
       const { channel } = receiveSignedState(stored, ss);
       await this.deps.store.commit({ channel });
+      this.replyIfPeerLacks(channel, ss, from, payload.objectiveId);
     }
+  }
+
+  /** If we hold signatures on that turn that the peer's copy lacks, send ours (its reply was lost). */
+  private replyIfPeerLacks(channel: Channel, theirs: SignedState, to: Address, objectiveId: string) {
+    const ours = channel.states.find((s) => s.state.turnNum === theirs.state.turnNum);
+    if (ours && ours.signatures.some((sig, i) => sig !== null && theirs.signatures[i] === null)) this.sendLatest(channel, to, objectiveId);
   }
 
   /** Our latest supported state and every newer state we signed: all a lagging peer may lack. */

@@ -51,10 +51,15 @@ function readChainConfigFile(file: string): Record<string, unknown> | null {
  * `virtual:chain-config`: the chain config (or null) for the wallet page. The file is read when the
  * module is loaded, not when the server starts, so a chain deployed after the dev server started
  * (Playwright starts webServer before globalSetup) is picked up; in dev, changes to the file
- * invalidate the module and reload the page.
+ * invalidate the module and reload the page — only when the page was served something else: the
+ * watcher's event for a write can arrive after a page already loaded the new file (the e2e global
+ * setup writes it just before the first test), and reloading that page would drop its calls.
  */
 function chainConfigPlugin(): Plugin {
   const file = chainConfigPath();
+  /** The module text last served; undefined before the first load. */
+  let served: string | undefined;
+  const source = (): string => `export default ${JSON.stringify(readChainConfigFile(file))};\n`;
   return {
     name: 'channel-wallet:chain-config',
     resolveId(id) {
@@ -62,12 +67,20 @@ function chainConfigPlugin(): Plugin {
     },
     load(id) {
       if (id !== RESOLVED_ID) return undefined;
-      return `export default ${JSON.stringify(readChainConfigFile(file))};\n`;
+      served = source();
+      return served;
     },
     configureServer(server) {
       server.watcher.add(file);
       const onFileEvent = (path: string): void => {
         if (resolve(path) !== file) return;
+        let current: string | undefined;
+        try {
+          current = source();
+        } catch {
+          current = undefined; // half written or invalid: reload, and the load reports it
+        }
+        if (served !== undefined && current === served) return;
         const graph = server.environments.client.moduleGraph;
         const mod = graph.getModuleById(RESOLVED_ID);
         if (mod) graph.invalidateModule(mod);

@@ -3,7 +3,8 @@
  * client to Playwright as `window.dapp`. It also records every message posted to this window,
  * so a test can check that nothing secret ever reaches the host page.
  */
-import { type WalletClient, connect, connectRelay, createWalletClient } from '../../sdk-client/src/index.ts';
+import { type FundingAccount, type WalletClient, connect, connectRelay, createWalletClient } from '../../sdk-client/src/index.ts';
+import type { InjectedAnvilProvider } from '../../engine/src/chain/testing/injected-provider.ts';
 
 declare global {
   interface Window {
@@ -17,6 +18,21 @@ declare global {
       connectRelay: () => Promise<void>;
       /** Creates the client without waiting, so calls can be made before the wallet is ready. */
       createClient: () => WalletClient;
+      /**
+       * Plays a browser extension on this page: an EIP-1193 provider over the RPC that holds
+       * `privateKeyHex` and signs and sends its own transactions (`rejectTransactions`: its user
+       * rejects every one, 4001; `holdTransactions`: its user decides only once
+       * `releaseTransactions()` is called). If the client exists it is registered as the wallet's
+       * funding provider at once (resolving with the account); later `connect()` calls pass it as
+       * `fundingProvider`, so after a reload call this before `connect()`.
+       */
+      useInjectedProvider: (rpcUrl: string, privateKeyHex: string, opts?: { rejectTransactions?: boolean; holdTransactions?: boolean }) => Promise<FundingAccount | null>;
+      /** Lets the injected provider's user decide the transactions held so far (and all later ones). */
+      releaseTransactions: () => void;
+      /** The injected provider, once `useInjectedProvider` made one. */
+      fundingProvider: InjectedAnvilProvider | null;
+      /** Every transaction the injected provider asked its (scripted) user about, approved or not. */
+      transactionPrompts: unknown[];
     };
   }
 }
@@ -28,6 +44,10 @@ window.addEventListener('message', (event) => {
 
 const walletUrl = new URLSearchParams(location.search).get('wallet') ?? 'http://127.0.0.1:5183/';
 const status = document.getElementById('status')!;
+
+/** The injected provider's user, when told to hold: the decisions waiting for `releaseTransactions()`. */
+const held: (() => void)[] = [];
+let holding = false;
 
 function watch(client: WalletClient): WalletClient {
   for (const name of ['wallet_ready', 'wallet_uiRequest', 'wallet_accountsChanged', 'channel_updated', 'channel_proposed', 'objective_progress'] as const) {
@@ -42,7 +62,8 @@ window.dapp = {
   notifications: [],
   client: null,
   connect: async () => {
-    window.dapp.client = watch(await connect({ walletUrl }));
+    const fundingProvider = window.dapp.fundingProvider ?? undefined;
+    window.dapp.client = watch(await connect({ walletUrl, ...(fundingProvider && { fundingProvider }) }));
     status.textContent = 'wallet ready';
   },
   connectRelay: async () => {
@@ -54,6 +75,26 @@ window.dapp = {
     const client = watch(createWalletClient({ walletUrl }));
     window.dapp.client = client;
     return client;
+  },
+  fundingProvider: null,
+  transactionPrompts: [],
+  releaseTransactions: () => {
+    for (const release of held.splice(0)) release();
+    holding = false;
+  },
+  useInjectedProvider: async (rpcUrl, privateKeyHex, opts = {}) => {
+    holding = opts.holdTransactions ?? false;
+    // Loaded on demand: it brings ethers, which the other flows' page loads need not wait for.
+    const { createInjectedAnvilProvider } = await import('../../engine/src/chain/testing/injected-provider.ts');
+    const provider = createInjectedAnvilProvider(rpcUrl, privateKeyHex, {
+      approveTransaction: async (tx) => {
+        window.dapp.transactionPrompts.push(tx);
+        if (holding) await new Promise<void>((resolve) => held.push(resolve));
+        return !opts.rejectTransactions;
+      },
+    });
+    window.dapp.fundingProvider = provider;
+    return window.dapp.client ? await window.dapp.client.useFundingProvider(provider) : null;
   },
 };
 status.textContent = 'dapp loaded';

@@ -1,4 +1,5 @@
 import { NotificationEmitter } from './emitter.ts';
+import { FundingBridge } from './funding.ts';
 import { disconnectedError, fromRpcError, timeoutError, WalletRpcError } from './errors.ts';
 import { defaultParams, isInteractive, isKnownMethod } from './methods.ts';
 import {
@@ -14,7 +15,7 @@ import {
   type RpcRequest,
 } from './schema.ts';
 import { SchemaError, validate, type Schema } from './schema-types.ts';
-import type { ClientState, ResultByMethod, NotificationListener, RequestArguments, RequestOptions, WalletClient } from './types.ts';
+import type { ClientState, Eip1193Like, FundingAccount, NotificationListener, RequestArguments, RequestOptions, ResultByMethod, WalletClient } from './types.ts';
 import { parseInbound } from './wire.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -47,6 +48,8 @@ export interface ClientSettings {
   timeoutMs: number;
   interactiveTimeoutMs: number;
   readyTimeoutMs: number;
+  /** See `WalletClientOptions.fundingProvider`. */
+  fundingProvider?: Eip1193Like;
 }
 
 function checkTimeout(value: unknown, name: string): number {
@@ -82,6 +85,18 @@ interface Call {
 
 type ReadyParams = NotificationParams<'wallet_ready'>;
 
+/** Each client's registration of its `fundingProvider` when the wallet became ready (see `fundingRegistered`). */
+const initialFunding = new WeakMap<WalletClient, Promise<void>>();
+
+/**
+ * Resolves once the client's `fundingProvider` (if any) has been registered with the wallet after
+ * it became ready (or was found not needed: the site is not connected yet); rejects with the
+ * registration's error. Resolves at once for a client without one. `connect()` waits for it.
+ */
+export function fundingRegistered(client: WalletClient): Promise<void> {
+  return initialFunding.get(client) ?? Promise.resolve();
+}
+
 class Client implements WalletClient {
   readonly walletOrigin: string;
   readonly ready: Promise<ReadyParams>;
@@ -89,6 +104,7 @@ class Client implements WalletClient {
   readonly #settings: ClientSettings;
   readonly #connection: WalletConnection;
   readonly #emitter = new NotificationEmitter();
+  readonly #funding: FundingBridge;
   /** Calls made before the wallet was ready, in order. */
   readonly #queue: Call[] = [];
   /** Calls sent and not yet answered, by request id. */
@@ -105,6 +121,7 @@ class Client implements WalletClient {
     // `const { request } = client` works too, as EIP-1193 wrappers sometimes assume.
     this.request = this.request.bind(this);
     this.walletOrigin = settings.walletOrigin;
+    this.#funding = new FundingBridge(this, settings.fundingProvider);
     this.ready = new Promise<ReadyParams>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -127,7 +144,31 @@ class Client implements WalletClient {
   }
 
   request<M extends MethodName>(args: RequestArguments<M>, options?: RequestOptions): Promise<ResultByMethod[M]> {
-    return this.#request(args, options) as Promise<ResultByMethod[M]>;
+    const call = this.#request(args, options) as Promise<ResultByMethod[M]>;
+    const method: unknown = (args as { method?: unknown } | null | undefined)?.method;
+    if (method !== 'eth_requestAccounts' && method !== 'wallet_requestPermissions') return call;
+    // Connected: the funding provider is registered before the caller goes on to fund anything.
+    return call.then(async (result) => {
+      const provider = this.#funding.provider;
+      if (provider) await this.#funding.use(provider);
+      return result;
+    });
+  }
+
+  get fundingProvider(): Eip1193Like | undefined {
+    return this.#funding.provider;
+  }
+
+  useFundingProvider(provider: Eip1193Like, options?: RequestOptions): Promise<FundingAccount> {
+    return this.#funding.use(provider, options);
+  }
+
+  setFundingAccount(request: MethodParams<'wallet_useFundingProvider'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_useFundingProvider'>> {
+    return this.request({ method: 'wallet_useFundingProvider', params: [request] }, options);
+  }
+
+  sendTransactionResult(request: MethodParams<'wallet_transactionResult'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_transactionResult'>> {
+    return this.request({ method: 'wallet_transactionResult', params: [request] }, options);
   }
 
   requestAccounts(options?: RequestOptions): Promise<MethodResult<'eth_requestAccounts'>> {
@@ -304,10 +345,28 @@ class Client implements WalletClient {
       this.#readyTimer = undefined;
       this.#resolveReady(params as ReadyParams);
       for (const call of this.#queue.splice(0)) this.#send(call);
+      this.#registerFundingProvider();
     } else if (name === 'wallet_uiRequest') {
       this.#connection.setVisible((params as NotificationParams<'wallet_uiRequest'>).visible);
+    } else if (name === 'wallet_transactionRequest') {
+      this.#funding.onRequest(params as NotificationParams<'wallet_transactionRequest'>);
     }
     this.#emitter.emit(name, params);
+  }
+
+  /** On ready: if the site is connected already (a reload), tells the wallet again about the funding provider. */
+  #registerFundingProvider(): void {
+    const provider = this.#funding.provider;
+    if (!provider) return;
+    const registration = (async () => {
+      const accounts = await this.accounts();
+      if (accounts.length > 0 && this.#funding.provider === provider) await this.#funding.use(provider);
+    })();
+    registration.catch((e: unknown) => {
+      if (this.#state === 'closed') return;
+      console.warn(`[channel-wallet] the funding provider could not be registered with the wallet (${e instanceof WalletRpcError ? `${e.code}: ${e.message}` : 'error'})`);
+    });
+    initialFunding.set(this, registration);
   }
 
   #close(readyError: WalletRpcError, callError: (method: string) => WalletRpcError): void {

@@ -84,6 +84,35 @@ describe('connect', () => {
     expect(dom.document.frame()).toBeUndefined();
   });
 
+  it('with a fundingProvider on a connected site: resolves once it is registered again, rejects (removing the iframe) if that fails', async () => {
+    const extension = `0x${'ee'.repeat(20)}`;
+    const provider = { request: async ({ method }: { method: string }) => (method === 'eth_chainId' ? '0x7a69' : [extension]) };
+    const reply = async (result: (method: string) => unknown) => {
+      for (let i = 0; i < 2; i++) {
+        await vi.advanceTimersByTimeAsync(0);
+        const { message } = frame().frameWindow.posted.at(-1)! as { message: { id: number; method: string } };
+        const answer = result(message.method);
+        fromWallet(answer instanceof Error ? { jsonrpc: '2.0', id: message.id, error: { code: ErrorCode.invalidParams, message: answer.message } } : { jsonrpc: '2.0', id: message.id, result: answer });
+      }
+    };
+    const pending = connect({ walletUrl: WALLET, fundingProvider: provider });
+    fromWallet({ jsonrpc: '2.0', method: 'wallet_ready', params: { version: '0.1.0' } });
+    await reply((method) => (method === 'eth_accounts' ? [ADDRESS] : null));
+    const client = await pending;
+    expect(frame().frameWindow.posted.map((p) => (p.message as { method: string }).method)).toEqual(['eth_accounts', 'wallet_useFundingProvider']);
+    expect(client.fundingProvider).toBe(provider);
+    client.destroy();
+
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const failing = connect({ walletUrl: WALLET, fundingProvider: provider }).catch((e: unknown) => e);
+    fromWallet({ jsonrpc: '2.0', method: 'wallet_ready', params: { version: '0.1.0' } });
+    await reply((method) => (method === 'eth_accounts' ? [ADDRESS] : new Error('invalid params: params[0].chainId: another chain')));
+    expect(await failing).toMatchObject({ code: ErrorCode.invalidParams });
+    expect(dom.document.frame()).toBeUndefined();
+    warn.mockRestore();
+    await expect(connect({ walletUrl: WALLET, fundingProvider: {} as never })).rejects.toThrowError(/fundingProvider must be an EIP-1193 provider/);
+  });
+
   it('refuses to run on a page whose origin the wallet could not answer', async () => {
     vi.stubGlobal('location', { origin: 'null', href: 'file:///dapp.html' });
     await expect(connect({ walletUrl: WALLET })).rejects.toThrowError(/not an http\(s\) origin/);

@@ -21,6 +21,8 @@ export const methodAliases = {
   channel_join: 'joinChannel',
   channel_update: 'updateChannel',
   channel_close: 'closeChannel',
+  wallet_useFundingProvider: 'setFundingAccount',
+  wallet_transactionResult: 'sendTransactionResult',
 } as const satisfies Record<MethodName, keyof WalletMethods>;
 
 // And the other way: every method on WalletMethods is the alias of a schema method.

@@ -238,6 +238,41 @@ export const methods = {
     interactive: false,
     description: 'Hands the wallet a protocol message from a peer (as carried by any transport, e.g. the relay).',
   },
+  wallet_useFundingProvider: {
+    params: s.tuple(
+      s.object({
+        /** The extension account that pays for the wallet's deposits and conclusions. */
+        address: s.address(),
+        /** The chain the extension is on; it must be the wallet's. */
+        chainId: s.quantity(),
+      }),
+    ),
+    result: s.null(),
+    access: 'permitted',
+    interactive: false,
+    description:
+      "Makes the page's EIP-1193 provider (a browser extension) this wallet's funding account: from now on (and after reloads) the wallet's deposits and conclusions are sent from `address` through the page (see wallet_transactionRequest). The chain id must be the wallet's. The sdk sends it for `fundingProvider` / `useFundingProvider()`.",
+  },
+  wallet_transactionResult: {
+    params: s.tuple(
+      s.object(
+        {
+          /** The `requestId` of the wallet_transactionRequest answered. */
+          requestId: s.string({ maxLength: 64 }),
+          /** The hash the provider returned for the sent transaction. */
+          hash: s.bytes32(),
+          /** The provider's error (e.g. 4001 when the user rejected the transaction). */
+          error: s.object({ code: s.number({ integer: true }), message: s.string({ maxLength: 512 }) }),
+        },
+        ['hash', 'error'],
+      ),
+    ),
+    result: s.null(),
+    access: 'permitted',
+    interactive: false,
+    description:
+      "Answers a wallet_transactionRequest with exactly one of `hash` (the page's provider sent the transaction) or `error` (it refused or failed, e.g. code 4001: the user rejected it). The sdk sends it.",
+  },
 } as const satisfies Record<string, MethodDefinition>;
 
 export type MethodName = keyof typeof methods;
@@ -261,6 +296,15 @@ export const notifications = {
   channel_proposed: ChannelSummary,
   /** Progress of an objective (funding, update, close), e.g. waiting for the counterparty's deposit. */
   objective_progress: ObjectiveProgress,
+  /**
+   * The wallet asks the page's funding provider (see wallet_useFundingProvider) to send a
+   * transaction (`eth_sendTransaction`; the provider picks the gas and the fees) and to answer
+   * with wallet_transactionResult quoting `requestId`.
+   */
+  wallet_transactionRequest: s.object({
+    requestId: s.string({ maxLength: 64 }),
+    tx: s.object({ to: s.address(), data: s.hex(), value: s.quantity(), chainId: s.quantity(), from: s.address() }),
+  }),
 } as const;
 
 export type NotificationName = keyof typeof notifications;

@@ -1,4 +1,5 @@
 import type { MethodName, MethodParams, MethodResult, NotificationName, NotificationParams } from './schema.ts';
+import type { HexString } from './schema-types.ts';
 
 /**
  * Every method's params and result, resolved once. The API indexes these with its type parameter
@@ -20,6 +21,29 @@ export interface WalletClientOptions {
   interactiveTimeoutMs?: number;
   /** How long the wallet may take to load and post `wallet_ready`, in ms. Default 15 000. */
   readyTimeoutMs?: number;
+  /**
+   * A browser extension (`window.ethereum`, any EIP-1193 provider) to pay for the wallet's
+   * deposits and conclusions instead of the wallet's own key. The sdk registers it with the
+   * wallet (`useFundingProvider`) whenever this site is connected: when the wallet becomes ready
+   * (if the site was connected before: every page load re-registers it, which `connect()` waits
+   * for) and after every successful `requestAccounts()` / `requestPermissions()` (which resolve
+   * only once it is registered). From the start it answers the wallet's transaction requests
+   * through it, one at a time, in order.
+   */
+  fundingProvider?: Eip1193Like;
+}
+
+/** What the sdk needs of an EIP-1193 provider, such as a browser extension's `window.ethereum`. */
+export interface Eip1193Like {
+  request(args: { method: string; params?: readonly unknown[] | object }): Promise<unknown>;
+}
+
+/** The funding account a provider was registered with: the extension's account and chain. */
+export interface FundingAccount {
+  /** Lower-case 0x-hex. */
+  address: HexString;
+  /** A canonical hex quantity, e.g. `0x7a69`. */
+  chainId: HexString;
 }
 
 export interface RequestOptions {
@@ -83,6 +107,14 @@ export interface WalletMethods {
   closeChannel(request: MethodParams<'channel_close'>[0], options?: RequestOptions): Promise<MethodResult<'channel_close'>>;
   /** `channel_receiveMessage`: hands the wallet a peer's protocol message. Needs permission. */
   receiveMessage(request: MethodParams<'channel_receiveMessage'>[0], options?: RequestOptions): Promise<MethodResult<'channel_receiveMessage'>>;
+  /**
+   * `wallet_useFundingProvider`, bare: tells the wallet that its funding account is this
+   * extension account. Use `useFundingProvider(provider)`, which also answers the wallet's
+   * transaction requests: with this alone they go unanswered. Needs permission.
+   */
+  setFundingAccount(request: MethodParams<'wallet_useFundingProvider'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_useFundingProvider'>>;
+  /** `wallet_transactionResult`: answers a `wallet_transactionRequest` (the sdk does this for a funding provider). Needs permission. */
+  sendTransactionResult(request: MethodParams<'wallet_transactionResult'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_transactionResult'>>;
 }
 
 export interface WalletClient extends WalletMethods {
@@ -102,6 +134,18 @@ export interface WalletClient extends WalletMethods {
   /** Listens to a wallet notification; returns a function that removes the listener. */
   on<N extends NotificationName>(name: N, listener: NotificationListener<N>): () => void;
   off<N extends NotificationName>(name: N, listener: NotificationListener<N>): void;
+  /**
+   * Makes `provider` (a browser extension) the wallet's funding account: asks it for its account
+   * (`eth_requestAccounts`, which may prompt its user) and chain (`eth_chainId`), tells the wallet
+   * (`wallet_useFundingProvider`), and from then on answers every `wallet_transactionRequest` by
+   * `eth_sendTransaction` on it, one at a time, in order. Call it once this site is connected
+   * (after `requestAccounts()`); the `fundingProvider` option does it automatically. Rejects with
+   * a WalletRpcError: the provider's own code and message (4001: its user refused), -32602 from
+   * the wallet when the provider is on another chain, 4100 when the site is not connected.
+   */
+  useFundingProvider(provider: Eip1193Like, options?: RequestOptions): Promise<FundingAccount>;
+  /** The provider answering the wallet's transaction requests, if any. */
+  readonly fundingProvider: Eip1193Like | undefined;
   /** Removes the iframe and the message listener; pending and queued calls reject with 4900. Idempotent. */
   destroy(): void;
 }

@@ -12,6 +12,8 @@ import { signRelayLogin, warmUpSecp256k1 } from '../../core/src/index.ts';
 import { ErrorCode } from '../../sdk-client/src/schema.ts';
 import { RpcError } from './rpc/rpc-error.ts';
 import { toWire } from './channels.ts';
+import { FundingAccount } from './funding/funding-account.ts';
+import { TransactionBridge } from './funding/transaction-bridge.ts';
 
 /**
  * The wallet inside its iframe: open the store, load (or create) the signing key, answer the
@@ -25,8 +27,11 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
   const candidate = prepareSigningKey();
   candidate.catch(() => undefined);
   await opening;
-  const { key, created } = await loadOrCreateSigningKey(db, candidate);
+  const funding = new FundingAccount(db);
+  const [{ key, created }] = await Promise.all([loadOrCreateSigningKey(db, candidate), funding.load()]);
   const permissions = new Permissions(db);
+  // Transactions for a browser extension on the page go out as notifications; the sdk answers.
+  const bridge = new TransactionBridge((params) => server.notify('wallet_transactionRequest', params));
   const transport = parentTransport(peerOrigin);
   const dialogs = new Dialogs({ root, setVisible: (visible) => server.notify('wallet_uiRequest', { visible }) });
   const handlers = createHandlers({
@@ -50,6 +55,12 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     askToFund: (req) => dialogs.askToFund(req),
     askToClose: (req) => dialogs.askToClose(req),
     tokenSymbol: 'CWT',
+    useFundingProvider: async (address, chainId) => {
+      await funding.useEip1193(address, chainId);
+      log.info('wallet.funding-provider', { chainId });
+      bridge.repeatPending();
+    },
+    answerTransactionRequest: (result) => bridge.answer(result),
   });
   const server: RpcServer = new RpcServer({ origin: peerOrigin, post: transport.post, handlers, isPermitted: (o) => permissions.isGranted(o), log });
   transport.listen((data) => void server.handle(data));
@@ -69,7 +80,7 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
         onChannelUpdated: (s) => server.notify('channel_updated', toWire(s)),
         onChannelProposed: (s) => server.notify('channel_proposed', toWire(s)),
         onProgress: (p) => server.notify('objective_progress', p.detail === undefined ? { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage } : { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage, detail: p.detail }),
-      }, log),
+      }, log, { current: () => funding.current, bridge }),
     );
     return started;
   }

@@ -1,13 +1,19 @@
 /**
  * The wallet's channels: the shared engine over the wallet's Dexie store, the chain through
- * ethers with the wallet's own key as the funding account, and peers reached through the dapp
- * (outbound messages are notifications; inbound ones arrive by channel_receiveMessage).
- * Loaded after the wallet is ready, so ethers is not on the start-up path.
+ * ethers, and peers reached through the dapp (outbound messages are notifications; inbound ones
+ * arrive by channel_receiveMessage). The funding account — who sends deposits and conclusions —
+ * is the wallet's own key, or a browser extension on the dapp page once the dapp registered one
+ * (wallet_useFundingProvider): it is decided per transaction, so a registration takes effect
+ * at once, even for an engine already running. Loaded after the wallet is ready, so ethers is
+ * not on the start-up path.
  */
 import { type Address, type Bytes32, type PrivateKey } from '../../core/src/index.ts';
-import { createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from '../../engine/src/chain/index.ts';
+import { type ChainService, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from '../../engine/src/chain/index.ts';
 import { Engine, type ChannelSummary } from '../../engine/src/engine.ts';
 import type { ChannelApi } from './channels.ts';
+import { BridgeSigner } from './funding/bridge-signer.ts';
+import type { FundingChoice } from './funding/funding-account.ts';
+import type { TransactionBridge } from './funding/transaction-bridge.ts';
 import type { Logger } from './log.ts';
 import type { WalletDatabase } from './store/db.ts';
 import { DexieStore } from './store/dexie-store.ts';
@@ -34,9 +40,43 @@ async function useDevFaucet(faucetUrl: string, address: Address): Promise<void> 
   if (!res.ok) throw new Error(`the dev faucet at ${faucetUrl} answered ${res.status}`);
 }
 
-export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: WalletChainConfig, events: ChannelEvents, log: Logger): Promise<{ api: ChannelApi; engine: Engine }> {
+/** The funding account choice (read per transaction) and the way to the page's provider. */
+export interface FundingSource {
+  current: () => FundingChoice;
+  bridge: TransactionBridge;
+}
+
+/**
+ * One ChainService whose transactions go out from the current funding account: reads, events and
+ * the own-key transactions use the own-key service; deposits and conclusions use the service of
+ * the extension account while that is the choice (one per extension address: a service keeps its
+ * account's address and its queue of transactions).
+ */
+function fundedChainService(own: ChainService, funding: FundingSource, forExtension: (address: Address) => ChainService): ChainService {
+  let extension: { address: Address; service: ChainService } | undefined;
+  const payer = (): ChainService => {
+    const choice = funding.current();
+    if (choice.kind === 'own') return own;
+    if (extension?.address !== choice.address) extension = { address: choice.address, service: forExtension(choice.address) };
+    return extension.service;
+  };
+  return {
+    getHoldings: (asset, channelId) => own.getHoldings(asset, channelId),
+    deposit: (args) => payer().deposit(args),
+    concludeAndTransferAllAssets: (signed) => payer().concludeAndTransferAllAssets(signed),
+    watch: (channelIds, listener, opts) => own.watch(channelIds, listener, opts),
+    fundingAccount: () => payer().fundingAccount(),
+    tokenBalance: (token, owner) => own.tokenBalance(token, owner),
+  };
+}
+
+export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: WalletChainConfig, events: ChannelEvents, log: Logger, funding: FundingSource): Promise<{ api: ChannelApi; engine: Engine }> {
   const provider = createJsonRpcProvider(chain.rpcUrl, chain.chainId, { pollingIntervalMs: 250 });
-  const service = createEthersChainService({ provider, signer: signerFromPrivateKey(key, provider), addresses: { adjudicator: chain.adjudicator, token: chain.token }, pollIntervalMs: 250 });
+  const addresses = { adjudicator: chain.adjudicator, token: chain.token };
+  const own = createEthersChainService({ provider, signer: signerFromPrivateKey(key, provider), addresses, pollIntervalMs: 250 });
+  const service = fundedChainService(own, funding, (address) =>
+    createEthersChainService({ provider, signer: new BridgeSigner(address, funding.bridge, provider), addresses, pollIntervalMs: 250 }),
+  );
   const engine = new Engine({
     key,
     store: new DexieStore(db),
@@ -49,7 +89,8 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
   });
   await engine.start();
   const fund = async () => {
-    if (chain.faucetUrl && chain.chainId === 31337) await useDevFaucet(chain.faucetUrl, key.address);
+    // The dev faucet tops up the wallet's own key only when that key pays; an extension account is the user's own.
+    if (funding.current().kind === 'own' && chain.faucetUrl && chain.chainId === 31337) await useDevFaucet(chain.faucetUrl, key.address);
   };
   const mustGet = async (id: Bytes32) => {
     const s = await engine.getChannel(id);

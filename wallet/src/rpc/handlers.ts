@@ -8,6 +8,7 @@ import type { Dialogs } from '../ui/connect-dialog.ts';
 import { ChainError } from '../../../engine/src/chain/errors.ts';
 import { EngineError } from '../../../engine/src/engine.ts';
 import { CoreError } from '../../../core/src/index.ts';
+import type { TransactionResultParams } from '../funding/transaction-bridge.ts';
 
 export interface ChainInfo {
   chainId: number;
@@ -33,6 +34,10 @@ export interface HandlerDeps {
   askToFund: Dialogs['askToFund'];
   askToClose: Dialogs['askToClose'];
   tokenSymbol?: string;
+  /** Makes the page's extension account the funding account (persisted), and repeats the transaction requests still waiting. */
+  useFundingProvider: (address: `0x${string}`, chainId: number) => Promise<void>;
+  /** Settles the waiting transaction request `result` answers; false when none is waiting with its id. */
+  answerTransactionRequest: (result: TransactionResultParams) => boolean;
 }
 
 type Permission = MethodResult<'wallet_getPermissions'>[number];
@@ -190,6 +195,27 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     },
     channel_receiveMessage: async ([{ from, message }]) => {
       await deps.receivePeerMessage(lower(from), message);
+      return null;
+    },
+    wallet_useFundingProvider: async ([{ address, chainId }]) => {
+      const c = chain();
+      if (BigInt(chainId) !== BigInt(c.chainId)) {
+        throw new RpcError(
+          ErrorCode.invalidParams,
+          `invalid params: params[0].chainId: the funding provider is on chain ${BigInt(chainId)}, but this wallet's channels are on chain ${c.chainId}. Switch it to chain ${c.chainId}.`,
+          { field: 'params[0].chainId' },
+        );
+      }
+      await deps.useFundingProvider(lower(address), c.chainId);
+      return null;
+    },
+    wallet_transactionResult: async ([result]) => {
+      if ((result.hash === undefined) === (result.error === undefined)) {
+        throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0]: give exactly one of hash and error', { field: 'params[0]' });
+      }
+      if (!deps.answerTransactionRequest(result)) {
+        throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].requestId: no transaction request with this id is waiting (answered already, timed out, or from before a reload)', { field: 'params[0].requestId' });
+      }
       return null;
     },
   };

@@ -9,6 +9,8 @@ import { createHandlers } from './handlers.ts';
 import type { ChannelApi } from '../channels.ts';
 import type { ChannelSummary } from '../../../engine/src/engine.ts';
 import { RpcServer } from './server.ts';
+import { FUNDING_ACCOUNT_KEY, FundingAccount } from '../funding/funding-account.ts';
+import { ProviderRequestError, TransactionBridge } from '../funding/transaction-bridge.ts';
 
 const ORIGIN = 'http://localhost:5174';
 let n = 0;
@@ -21,6 +23,8 @@ function setup(answers: boolean[] = []) {
   const posted: (RpcResponse | RpcNotification)[] = [];
   const dialogs: { origin: string; address: string }[] = [];
   const calls: string[] = [];
+  const funding = new FundingAccount(db);
+  const bridge = new TransactionBridge((params) => server.notify('wallet_transactionRequest', params));
   const handlers = createHandlers({
     address: key.address,
     version: '9.9.9',
@@ -39,6 +43,11 @@ function setup(answers: boolean[] = []) {
       return answers.shift() ?? false;
     },
     askToClose: async () => answers.shift() ?? false,
+    useFundingProvider: async (address, chainId) => {
+      await funding.useEip1193(address, chainId);
+      bridge.repeatPending();
+    },
+    answerTransactionRequest: (result) => bridge.answer(result),
   });
   const server: RpcServer = new RpcServer({ origin: ORIGIN, post: (m) => posted.push(m), handlers, isPermitted: (o) => permissions.isGranted(o), log: silentLogger });
   const call = async (message: unknown) => {
@@ -51,7 +60,7 @@ function setup(answers: boolean[] = []) {
     expect(out).toHaveLength(1);
     return out[0]!;
   };
-  return { db, key, posted, dialogs, call, response, calls };
+  return { db, key, posted, dialogs, call, response, calls, funding, bridge };
 }
 
 const PEER = '0x' + 'be'.repeat(20);
@@ -180,5 +189,57 @@ describe('the wallet RPC endpoint', () => {
     expect(await response(req('channel_join', [{ channelId: KNOWN }]))).toMatchObject({ error: { code: ErrorCode.userRejected } });
     expect(calls.at(-1)).toMatch(/^reject 0x1111 the user rejected/);
     expect(dialogs).toHaveLength(4);
+  });
+
+  it('wallet_useFundingProvider: needs a connected site, checks the chain, persists the choice and repeats waiting transaction requests', async () => {
+    const { response, db, funding, bridge, posted } = setup([true]);
+    const extension = `0x${'Ee'.repeat(20)}`;
+    expect(await response(req('wallet_useFundingProvider', [{ address: extension, chainId: '0x7a69' }]))).toMatchObject({ error: { code: ErrorCode.unauthorized } });
+    await response(req('eth_requestAccounts'));
+    expect(await response(req('wallet_useFundingProvider', [{ address: extension, chainId: '0x1' }]))).toMatchObject({
+      error: { code: ErrorCode.invalidParams, data: { field: 'params[0].chainId' }, message: expect.stringMatching(/on chain 1, but this wallet's channels are on chain 31337/) },
+    });
+    expect(await response(req('wallet_useFundingProvider', [{ address: 'not an address', chainId: '0x7a69' }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].address' } } });
+    expect(funding.current).toEqual({ kind: 'own' });
+
+    // A transaction request made before the page registered its provider is asked again on registration.
+    const waiting = bridge.request({ to: `0x${'a1'.repeat(20)}`, data: '0x1234', value: '0x5', chainId: '0x7a69', from: `0x${'ee'.repeat(20)}` });
+    const requests = () => posted.filter((m) => 'method' in m && m.method === 'wallet_transactionRequest');
+    expect(requests()).toHaveLength(1);
+    expect(await response(req('wallet_useFundingProvider', [{ address: extension, chainId: '0x7a69' }]))).toMatchObject({ result: null });
+    expect(requests()).toHaveLength(2);
+    expect(requests()[1]).toEqual(requests()[0]);
+    expect(funding.current).toEqual({ kind: 'eip1193', address: `0x${'ee'.repeat(20)}`, chainId: 31337 });
+    expect(await db.meta.get(FUNDING_ACCOUNT_KEY)).toEqual({ key: FUNDING_ACCOUNT_KEY, value: { kind: 'eip1193', address: `0x${'ee'.repeat(20)}`, chainId: 31337 } });
+    // It survives a reload: a fresh FundingAccount over the same store reads it back.
+    expect(await new FundingAccount(db).load()).toEqual({ kind: 'eip1193', address: `0x${'ee'.repeat(20)}`, chainId: 31337 });
+
+    const { requestId } = (requests()[0] as { params: { requestId: string } }).params;
+    expect(await response(req('wallet_transactionResult', [{ requestId, hash: `0x${'ab'.repeat(32)}` }]))).toMatchObject({ result: null });
+    await expect(waiting).resolves.toBe(`0x${'ab'.repeat(32)}`);
+  });
+
+  it('wallet_transactionResult: exactly one of hash and error, for a waiting request; an error rejects the request with the provider code', async () => {
+    const { response, bridge, posted } = setup([true]);
+    await response(req('eth_requestAccounts'));
+    const rejected = bridge.request({ to: `0x${'a1'.repeat(20)}`, data: '0x', value: '0x0', chainId: '0x7a69', from: `0x${'ee'.repeat(20)}` });
+    const notification = posted.find((m) => 'method' in m && m.method === 'wallet_transactionRequest') as { params: { requestId: string; tx: unknown } };
+    expect(notification.params.requestId).toMatch(/^[0-9a-f]{32}$/);
+    expect(notification.params.tx).toEqual({ to: `0x${'a1'.repeat(20)}`, data: '0x', value: '0x0', chainId: '0x7a69', from: `0x${'ee'.repeat(20)}` });
+    const { requestId } = notification.params;
+    const hash = `0x${'cd'.repeat(32)}`;
+    const error = { code: 4001, message: 'User rejected the request.' };
+    expect(await response(req('wallet_transactionResult', [{ requestId }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0]' } } });
+    expect(await response(req('wallet_transactionResult', [{ requestId, hash, error }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0]' } } });
+    expect(await response(req('wallet_transactionResult', [{ requestId, error: { code: 4001, message: 'x'.repeat(513) } }]))).toMatchObject({
+      error: { code: ErrorCode.invalidParams, data: { field: 'params[0].error.message' } },
+    });
+    expect(await response(req('wallet_transactionResult', [{ requestId, hash: '0x1234' }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].hash' } } });
+    expect(await response(req('wallet_transactionResult', [{ requestId: 'unknown', hash }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].requestId' } } });
+    expect(bridge.pendingCount).toBe(1);
+    expect(await response(req('wallet_transactionResult', [{ requestId, error }]))).toMatchObject({ result: null });
+    await expect(rejected).rejects.toEqual(new ProviderRequestError(4001, 'User rejected the request.'));
+    // Answered: a second answer finds nothing waiting.
+    expect(await response(req('wallet_transactionResult', [{ requestId, hash }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].requestId' } } });
   });
 });

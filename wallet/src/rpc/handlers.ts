@@ -170,7 +170,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     },
     channel_close: async ([{ channelId }], ctx) => {
       const c = await known(channelId);
-      if (c.status !== 'running') throw new RpcError(ErrorCode.invalidChannelState, `channel ${channelId} is ${c.status}, not running`);
+      // A running channel closes normally; one whose funding failed part-way closes from its
+      // prefund state, which pays back whatever was deposited.
+      if (c.status !== 'running' && c.status !== 'failed' && c.status !== 'funding') {
+        throw new RpcError(ErrorCode.invalidChannelState, `channel ${channelId} is ${c.status}: there is nothing to close`);
+      }
       const myIndex = c.participants.indexOf(deps.address);
       const approved = await deps.askToClose({
         origin: ctx.origin,

@@ -106,9 +106,10 @@ export default defineConfig({
   // Only the wallet page is an entry: don't let the dep scanner crawl other HTML in the repo.
   optimizeDeps: {
     entries: ['index.html'],
-    // Pre-bundle every dependency at server start. Discovered late (behind a dynamic import), a
-    // dependency makes Vite re-optimize and answer the page's pending imports with
-    // "504 Outdated Optimize Dep", which breaks the first load of a fresh dev server.
+    // Pre-bundle exactly these dependencies at server start, and never discover more at run time:
+    // a dependency discovered late (behind a dynamic import) makes Vite re-optimize and reload
+    // the page, which on a fresh clone reloaded the wallet iframe in the middle of a test.
+    noDiscovery: true,
     include: ['dexie', 'ethers', 'xstate', 'hash-wasm', '@noble/curves/secp256k1', '@noble/curves/abstract/weierstrass', '@noble/hashes/sha3'],
   },
   server: {

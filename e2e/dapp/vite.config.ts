@@ -9,4 +9,7 @@ export default defineConfig({
   logLevel: 'warn',
   clearScreen: false,
   build: { target: 'es2022' },
+  // Its one dependency (ethers, for the injected test provider) is pre-bundled at start; nothing
+  // is discovered later, so the dev server never reloads the page mid-test.
+  optimizeDeps: { noDiscovery: true, include: ['ethers'] },
 });

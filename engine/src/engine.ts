@@ -427,14 +427,26 @@ export class Engine {
     });
   }
 
+  /** Conclusions in flight in this process (so the periodic check does not submit twice). */
+  private readonly concluding = new Set<string>();
+
   private async conclude(id: string, signedState: SignedState): Promise<void> {
+    if (this.concluding.has(id)) return;
+    this.concluding.add(id);
     try {
       await this.deps.chain.concludeAndTransferAllAssets(signedState);
       await this.serial(() => this.toObjective(id, { type: 'CONCLUDED' }));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.log('chain.conclude-failed', { objective: id, reason: message.slice(0, 200) });
-      await this.serial(() => this.toObjective(id, { type: 'CONCLUDE_FAILED', error: message }));
+      // Someone else's conclusion may have got there first: if the channel is paid out, it is done.
+      const paidOut = await Promise.all(signedState.state.outcome.map((e) => this.deps.chain.getHoldings(e.asset, computeChannelId(signedState.state)))).then(
+        (held) => held.every((h) => h === 0n),
+        () => false,
+      );
+      this.log('chain.conclude-failed', { objective: id, paidOut, reason: message.slice(0, 200) });
+      await this.serial(() => this.toObjective(id, paidOut ? { type: 'CONCLUDED' } : { type: 'CONCLUDE_FAILED', error: message }));
+    } finally {
+      this.concluding.delete(id);
     }
   }
 
@@ -543,6 +555,10 @@ export class Engine {
 
   /** Re-sends our latest signed state of every objective still waiting on a peer. */
   private async resendPending(): Promise<void> {
+    // A close waiting on the chain: check it there too (an event may have been missed).
+    for (const [id, actor] of [...this.actors]) {
+      if (typeOf(id) === 'DirectDefunding' && actor.getSnapshot().value === 'concluding' && !this.concluding.has(id)) await this.resumeChainWork(id, actor);
+    }
     for (const [id, actor] of this.actors) {
       if (actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
       const channel = (actor.getSnapshot().context as { channel: Channel }).channel;

@@ -91,46 +91,43 @@ const median = (xs: number[]) => percentile(xs, 50);
 
 export async function runRpcBench(env: BenchEnvironment): Promise<BrowserFigure[]> {
   const { browser } = env;
-  const wallet = { url: env.walletUrl };
   const dappUrl = env.dappPage;
-  {
-    // Cold start: a fresh browser context each time (empty cache and storage: the wallet
-    // creates its key), then a reload in the same context (cached assets, key loaded).
-    const firstRun: number[] = [];
-    const reload: number[] = [];
-    const blank: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const context = await newBenchContext(browser);
-      const page = await context.newPage();
-      await page.goto(dappUrl);
-      blank.push(await blankStart(page, wallet.url));
-      firstRun.push(await walletStart(page));
-      await page.reload();
-      reload.push(await walletStart(page));
-      await context.close();
-    }
-
+  // Cold start: a fresh browser context each time (empty cache and storage: the wallet
+  // creates its key), then a reload in the same context (cached assets, key loaded).
+  const firstRun: number[] = [];
+  const reload: number[] = [];
+  const blank: number[] = [];
+  for (let i = 0; i < 7; i++) {
     const context = await newBenchContext(browser);
     const page = await context.newPage();
     await page.goto(dappUrl);
-    await walletStart(page);
-    await sdkRoundTrips(page, 200); // warm up both sides
-    await echoRoundTrips(page, wallet.url, 200);
-    const ours = await sdkRoundTrips(page, ROUND_TRIPS);
-    const floor = await echoRoundTrips(page, wallet.url, ROUND_TRIPS);
+    blank.push(await blankStart(page, env.walletUrl));
+    firstRun.push(await walletStart(page));
+    await page.reload();
+    reload.push(await walletStart(page));
     await context.close();
-
-    const figures: BrowserFigure[] = [
-      { name: 'rpc round trip p50', unit: 'ms', ours: median(ours), baseline: median(floor), target: '≤ 1 ms', met: median(ours) <= 1 },
-      { name: 'rpc round trip p99', unit: 'ms', ours: percentile(ours, 99), baseline: percentile(floor, 99), target: '(reported)', met: true },
-      { name: 'cold start, first run', unit: 'ms', ours: median(firstRun), baseline: median(blank), target: '≤ 200 ms', met: median(firstRun) <= 200 },
-      { name: 'cold start, reload', unit: 'ms', ours: median(reload), baseline: median(blank), target: '≤ 200 ms', met: median(reload) <= 200 },
-    ];
-    console.log('\nWallet RPC in Chromium (baseline: bare postMessage echo iframe / blank iframe on the same sites)');
-    console.log(`${'measurement'.padEnd(26)}${'ours'.padStart(10)}${'baseline'.padStart(12)}${'ratio'.padStart(9)}  target`);
-    for (const f of figures) {
-      console.log(`${f.name.padEnd(26)}${`${f.ours.toFixed(2)} ms`.padStart(10)}${`${f.baseline.toFixed(2)} ms`.padStart(12)}${`${(f.ours / f.baseline).toFixed(2)}×`.padStart(9)}  ${f.target} ${f.met ? 'met' : 'NOT MET'}`);
-    }
-    return figures;
   }
+
+  const context = await newBenchContext(browser);
+  const page = await context.newPage();
+  await page.goto(dappUrl);
+  await walletStart(page);
+  await sdkRoundTrips(page, 200); // warm up both sides
+  await echoRoundTrips(page, env.walletUrl, 200);
+  const ours = await sdkRoundTrips(page, ROUND_TRIPS);
+  const floor = await echoRoundTrips(page, env.walletUrl, ROUND_TRIPS);
+  await context.close();
+
+  const figures: BrowserFigure[] = [
+    { name: 'rpc round trip p50', unit: 'ms', ours: median(ours), baseline: median(floor), target: '≤ 1 ms', met: median(ours) <= 1 },
+    { name: 'rpc round trip p99', unit: 'ms', ours: percentile(ours, 99), baseline: percentile(floor, 99), target: '(reported)', met: true },
+    { name: 'cold start, first run', unit: 'ms', ours: median(firstRun), baseline: median(blank), target: '≤ 200 ms', met: median(firstRun) <= 200 },
+    { name: 'cold start, reload', unit: 'ms', ours: median(reload), baseline: median(blank), target: '≤ 200 ms', met: median(reload) <= 200 },
+  ];
+  console.log('\nWallet RPC in Chromium (baseline: bare postMessage echo iframe / blank iframe on the same sites)');
+  console.log(`${'measurement'.padEnd(26)}${'ours'.padStart(10)}${'baseline'.padStart(12)}${'ratio'.padStart(9)}  target`);
+  for (const f of figures) {
+    console.log(`${f.name.padEnd(26)}${`${f.ours.toFixed(2)} ms`.padStart(10)}${`${f.baseline.toFixed(2)} ms`.padStart(12)}${`${(f.ours / f.baseline).toFixed(2)}×`.padStart(9)}  ${f.target} ${f.met ? 'met' : 'NOT MET'}`);
+  }
+  return figures;
 }

@@ -125,6 +125,13 @@ export function encodeOutcome(exit: Exit): Uint8Array {
   return out;
 }
 
+/** Whether two outcomes are identical, compared by their canonical encoding. */
+export function sameOutcome(a: Exit, b: Exit): boolean {
+  const x = encodeOutcome(a);
+  const y = encodeOutcome(b);
+  return x.length === y.length && x.every((byte, i) => byte === y[i]);
+}
+
 export function hashOutcome(exit: Exit): Uint8Array {
   return keccak256(encodeOutcome(exit));
 }

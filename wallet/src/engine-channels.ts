@@ -9,6 +9,7 @@
  */
 import { type Address, type Bytes32, type PrivateKey } from '../../core/src/index.ts';
 import { type ChainService, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from '../../engine/src/chain/index.ts';
+import { fundFromFaucet } from '../../chain/faucet.ts';
 import { Engine, type ChannelSummary } from '../../engine/src/engine.ts';
 import type { ChannelApi } from './channels.ts';
 import { BridgeSigner } from './funding/bridge-signer.ts';
@@ -32,12 +33,6 @@ export interface ChannelEvents {
   onChannelUpdated: (s: ChannelSummary) => void;
   onChannelProposed: (s: ChannelSummary) => void;
   onProgress: (p: { objectiveId: string; channelId: Bytes32; stage: string; detail?: string }) => void;
-}
-
-/** Tops the wallet's own account up from the project's dev faucet (local chains only). */
-async function useDevFaucet(faucetUrl: string, address: Address): Promise<void> {
-  const res = await fetch(new URL('/faucet', faucetUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address }) });
-  if (!res.ok) throw new Error(`the dev faucet at ${faucetUrl} answered ${res.status}`);
 }
 
 /** The funding account choice (read per transaction) and the way to the page's provider. */
@@ -90,7 +85,7 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
   await engine.start();
   const fund = async () => {
     // The dev faucet tops up the wallet's own key only when that key pays; an extension account is the user's own.
-    if (funding.current().kind === 'own' && chain.faucetUrl && chain.chainId === 31337) await useDevFaucet(chain.faucetUrl, key.address);
+    if (funding.current().kind === 'own' && chain.faucetUrl && chain.chainId === 31337) await fundFromFaucet(chain.faucetUrl, key.address);
   };
   const mustGet = async (id: Bytes32) => {
     const s = await engine.getChannel(id);

@@ -2,6 +2,7 @@ import { assign, setup } from 'xstate';
 import { fail } from '../errors.ts';
 import type { Address } from '../hex.ts';
 import { requireOutcomeConserved } from '../funding.ts';
+import { sameOutcome } from '../outcome.ts';
 import { type Channel, isSupported, latestSupported, receiveSignedState, signAndAdd, stateAt } from '../protocol/channel.ts';
 import { type Payload, objectiveIds } from '../protocol/message.ts';
 import type { PrivateKey } from '../signature.ts';
@@ -34,8 +35,6 @@ export type DirectDefundEvent =
 
 export type DirectDefundInput = { channel: Channel; role: 'proposer' } | { channel: Channel; role: 'responder'; received: SignedState };
 
-const outcomeText = (s: SignedState['state']) => JSON.stringify(s.outcome, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
-
 /**
  * Checks a peer's close proposal before we act on it: a final state, one turn after the
  * supported state, keeping its outcome exactly. Throws a CoreError naming what is wrong.
@@ -46,7 +45,7 @@ export function checkCloseProposal(channel: Channel, received: SignedState): voi
   const proposal = received.state;
   if (!proposal.isFinal) fail('unsupported-state', 'isFinal', 'a close proposal must be a final state');
   requireOutcomeConserved(base.state.outcome, proposal.outcome);
-  if (outcomeText(proposal) !== outcomeText(base.state)) fail('invalid-outcome', 'outcome', 'a close proposal must keep the supported outcome');
+  if (!sameOutcome(proposal.outcome, base.state.outcome)) fail('invalid-outcome', 'outcome', 'a close proposal must keep the supported outcome');
   receiveSignedState(channel, received);
 }
 

@@ -1,6 +1,7 @@
 import { fail } from '../errors.ts';
 import type { Address, Bytes32 } from '../hex.ts';
 import { requireOutcomeConserved } from '../funding.ts';
+import { sameOutcome } from '../outcome.ts';
 import { type SignedState, signState, signedBy } from '../signed-state.ts';
 import type { PrivateKey } from '../signature.ts';
 import { type FixedPart, type State, channelId, fixedPartOf, hashStateBytes } from '../state.ts';
@@ -115,14 +116,11 @@ function checkProposal(c: Channel, s: State, field: string): void {
   if (s.turnNum === base.turnNum) return; // a countersignature on the supported state itself
   if (base.isFinal) fail('unsupported-state', `${field}.turnNum`, 'the channel is final: no further states');
   requireOutcomeConserved(base.outcome, s.outcome, `${field}.outcome`);
-  if (s.turnNum === POSTFUND_TURN && JSON.stringify(outcomeKey(s)) !== JSON.stringify(outcomeKey(base))) {
+  if (s.turnNum === POSTFUND_TURN && !sameOutcome(s.outcome, base.outcome)) {
     fail('invalid-outcome', `${field}.outcome`, 'the postfund state must carry the prefund outcome');
   }
 }
 
-function outcomeKey(s: State): unknown {
-  return s.outcome.map((e) => ({ ...e, allocations: e.allocations.map((a) => ({ ...a, amount: a.amount.toString() })) }));
-}
 
 /**
  * Adds a signed state received from a peer. Every signature must recover to its participant

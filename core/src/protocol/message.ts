@@ -1,6 +1,8 @@
 import { fail } from '../errors.ts';
-import { type Address, type Bytes32, parseAddress, parseArray, parseBytes32, parseObject } from '../hex.ts';
+import { type Address, type Bytes32, MAX_UINT48, parseAddress, parseArray, parseBytes32, parseObject, parseSafeUint, parseUint, quantityToHex } from '../hex.ts';
+import { type SignatureJSON, parseSignature, signatureToJSON } from '../signature.ts';
 import { type SignedState, type SignedStateJSON, parseSignedState, signedStateToJSON } from '../signed-state.ts';
+import type { Countersignature, LedgerChange, LedgerProposal } from './ledger.ts';
 
 /**
  * Messages between wallets (carried by any transport: the hub's relay, a dapp's own channel).
@@ -11,10 +13,19 @@ export type Payload =
   | { type: 'state'; objectiveId: string; signedState: SignedState }
   | { type: 'reject'; objectiveId: string; channelId: Bytes32; reason: string };
 
+/**
+ * Ledger updates between a ledger's leader and follower (protocol/ledger.ts). They belong to the
+ * ledger, not to an objective: the engine's ledger manager takes them, and tells the objectives
+ * waiting on the ledger when its supported state changes. Carried beside the objective payloads.
+ */
+export type LedgerPayload = { type: 'ledgerProposal'; proposal: LedgerProposal } | { type: 'ledgerCountersignature'; countersignature: Countersignature };
+
 export interface ProtocolMessage {
   from: Address;
   to: Address;
   payloads: Payload[];
+  /** Ledger proposals and countersignatures, if any. */
+  ledger?: LedgerPayload[];
 }
 
 export const MAX_MESSAGE_BYTES = 1 << 20;
@@ -24,14 +35,115 @@ type PayloadJSON =
   | { type: 'state'; objectiveId: string; signedState: SignedStateJSON }
   | { type: 'reject'; objectiveId: string; channelId: string; reason: string };
 
+type LedgerChangeJSON =
+  | { type: 'add'; guarantee: { target: string; left: string; right: string; leftAmount: string; rightAmount: string } }
+  | { type: 'remove'; target: string; leftPayout: string; rightPayout: string };
+
+type LedgerPayloadJSON =
+  | { type: 'ledgerProposal'; proposal: { ledgerId: string; turnNum: number; change: LedgerChangeJSON; signature: SignatureJSON } }
+  | { type: 'ledgerCountersignature'; countersignature: { ledgerId: string; turnNum: number; signature: SignatureJSON } };
+
+function ledgerChangeToJSON(c: LedgerChange): LedgerChangeJSON {
+  if (c.type === 'add') {
+    const g = c.guarantee;
+    return { type: 'add', guarantee: { target: g.target, left: g.left, right: g.right, leftAmount: quantityToHex(g.leftAmount), rightAmount: quantityToHex(g.rightAmount) } };
+  }
+  return { type: 'remove', target: c.target, leftPayout: quantityToHex(c.leftPayout), rightPayout: quantityToHex(c.rightPayout) };
+}
+
+export function ledgerPayloadToJSON(p: LedgerPayload): LedgerPayloadJSON {
+  if (p.type === 'ledgerProposal') {
+    const { ledgerId, turnNum, change, signature } = p.proposal;
+    return { type: 'ledgerProposal', proposal: { ledgerId, turnNum, change: ledgerChangeToJSON(change), signature: signatureToJSON(signature) } };
+  }
+  const { ledgerId, turnNum, signature } = p.countersignature;
+  return { type: 'ledgerCountersignature', countersignature: { ledgerId, turnNum, signature: signatureToJSON(signature) } };
+}
+
 export function serializeMessage(m: ProtocolMessage): string {
   const payloads: PayloadJSON[] = m.payloads.map((p) =>
     p.type === 'state' ? { type: 'state', objectiveId: p.objectiveId, signedState: signedStateToJSON(p.signedState) } : p,
   );
+  if (m.ledger && m.ledger.length > 0) return JSON.stringify({ v: 1, from: m.from, to: m.to, payloads, ledger: m.ledger.map(ledgerPayloadToJSON) });
   return JSON.stringify({ v: 1, from: m.from, to: m.to, payloads });
 }
 
-const OBJECTIVE_ID = /^(DirectFunding|DirectDefunding|Update)-0x[0-9a-f]{64}(-[0-9]{1,15})?$/;
+/** Strict objects: a field we do not know is an error, not ignored. */
+function parseStrictObject(value: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
+  const o = parseObject(value, field);
+  for (const k of Object.keys(o)) if (!keys.includes(k)) fail('invalid-type', `${field}.${k}`, 'unknown field');
+  return o;
+}
+
+/** A ledger proposal is never for the prefund or postfund: the first update of a running ledger is turn 2. */
+const FIRST_LEDGER_UPDATE_TURN = 2;
+
+function parseLedgerTurn(v: unknown, field: string): number {
+  const turnNum = parseSafeUint(v, field, MAX_UINT48);
+  if (turnNum < FIRST_LEDGER_UPDATE_TURN) fail('out-of-range', field, `a ledger update is turn ${FIRST_LEDGER_UPDATE_TURN} or later`);
+  return turnNum;
+}
+
+function parseLedgerChange(value: unknown, field: string): LedgerChange {
+  const o = parseObject(value, field);
+  if (o.type === 'add') {
+    const c = parseStrictObject(value, field, ['type', 'guarantee']);
+    const g = parseStrictObject(c.guarantee, `${field}.guarantee`, ['target', 'left', 'right', 'leftAmount', 'rightAmount']);
+    return {
+      type: 'add',
+      guarantee: {
+        target: parseBytes32(g.target, `${field}.guarantee.target`),
+        left: parseBytes32(g.left, `${field}.guarantee.left`),
+        right: parseBytes32(g.right, `${field}.guarantee.right`),
+        leftAmount: parseUint(g.leftAmount, `${field}.guarantee.leftAmount`),
+        rightAmount: parseUint(g.rightAmount, `${field}.guarantee.rightAmount`),
+      },
+    };
+  }
+  if (o.type === 'remove') {
+    const c = parseStrictObject(value, field, ['type', 'target', 'leftPayout', 'rightPayout']);
+    return {
+      type: 'remove',
+      target: parseBytes32(c.target, `${field}.target`),
+      leftPayout: parseUint(c.leftPayout, `${field}.leftPayout`),
+      rightPayout: parseUint(c.rightPayout, `${field}.rightPayout`),
+    };
+  }
+  fail('invalid-type', `${field}.type`, 'a ledger change is "add" or "remove"');
+}
+
+/** Parses one ledger payload. Only its shape is checked here; the leader's signature is checked by the follower as it applies the change. */
+export function parseLedgerPayload(value: unknown, field = 'ledgerPayload'): LedgerPayload {
+  const o = parseObject(value, field);
+  if (o.type === 'ledgerProposal') {
+    parseStrictObject(value, field, ['type', 'proposal']);
+    const p = parseStrictObject(o.proposal, `${field}.proposal`, ['ledgerId', 'turnNum', 'change', 'signature']);
+    return {
+      type: 'ledgerProposal',
+      proposal: {
+        ledgerId: parseBytes32(p.ledgerId, `${field}.proposal.ledgerId`),
+        turnNum: parseLedgerTurn(p.turnNum, `${field}.proposal.turnNum`),
+        change: parseLedgerChange(p.change, `${field}.proposal.change`),
+        signature: parseSignature(p.signature, `${field}.proposal.signature`),
+      },
+    };
+  }
+  if (o.type === 'ledgerCountersignature') {
+    parseStrictObject(value, field, ['type', 'countersignature']);
+    const c = parseStrictObject(o.countersignature, `${field}.countersignature`, ['ledgerId', 'turnNum', 'signature']);
+    return {
+      type: 'ledgerCountersignature',
+      countersignature: {
+        ledgerId: parseBytes32(c.ledgerId, `${field}.countersignature.ledgerId`),
+        turnNum: parseLedgerTurn(c.turnNum, `${field}.countersignature.turnNum`),
+        signature: parseSignature(c.signature, `${field}.countersignature.signature`),
+      },
+    };
+  }
+  fail('invalid-type', `${field}.type`, 'unknown ledger payload type');
+}
+
+const OBJECTIVE_ID = /^(DirectFunding|DirectDefunding|Update|VirtualFund|VirtualDefund)-0x[0-9a-f]{64}(-[0-9]{1,15})?$/;
 
 function parseObjectiveId(v: unknown, field: string): string {
   if (typeof v !== 'string' || !OBJECTIVE_ID.test(v)) fail('invalid-type', field, 'not an objective id');
@@ -71,11 +183,17 @@ export function parseMessage(text: string, expected: { from: Address; to: Addres
     }
     fail('invalid-type', `${f}.type`, 'unknown payload type');
   });
-  return { from, to, payloads };
+  if (o.ledger === undefined) return { from, to, payloads };
+  const ledgerList = parseArray(o.ledger, 'message.ledger');
+  if (ledgerList.length > MAX_PAYLOADS) fail('out-of-range', 'message.ledger', `more than ${MAX_PAYLOADS} ledger payloads`);
+  const ledger = ledgerList.map((p, i) => parseLedgerPayload(p, `message.ledger[${i}]`));
+  return { from, to, payloads, ledger };
 }
 
 export const objectiveIds = {
   directFunding: (channelId: Bytes32) => `DirectFunding-${channelId}`,
   directDefunding: (channelId: Bytes32) => `DirectDefunding-${channelId}`,
   update: (channelId: Bytes32, turnNum: number) => `Update-${channelId}-${turnNum}`,
+  virtualFunding: (channelId: Bytes32) => `VirtualFund-${channelId}`,
+  virtualDefunding: (channelId: Bytes32) => `VirtualDefund-${channelId}`,
 };

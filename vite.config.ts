@@ -84,6 +84,9 @@ function chainConfigPlugin(): Plugin {
         const graph = server.environments.client.moduleGraph;
         const mod = graph.getModuleById(RESOLVED_ID);
         if (mod) graph.invalidateModule(mod);
+        // No page is open: the next one loads the new file. (Vite keeps a reload sent to no page
+        // and delivers it to the first page that connects, which reloaded the wallet mid-test.)
+        if (server.ws.clients.size === 0) return;
         server.environments.client.hot.send({ type: 'full-reload' });
       };
       server.watcher.on('add', onFileEvent);

@@ -1,4 +1,4 @@
-import type { Address, Bytes32 } from '../../core/src/index.ts';
+import { type Address, type Bytes32, toChecksumAddress } from '../../core/src/index.ts';
 import type { MethodResult } from '../../sdk-client/src/schema.ts';
 import type { ChannelSummary } from '../../engine/src/engine.ts';
 
@@ -36,4 +36,9 @@ export function formatAmount(amount: bigint, asset: Address, tokenSymbol = 'toke
   const frac = (amount % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '');
   const unit = asset === ETH ? 'ETH' : tokenSymbol;
   return `${whole}${frac ? `.${frac}` : ''} ${unit}`;
+}
+
+/** How the dialogs name an asset: ETH, or the token's symbol and its address. */
+export function assetLabel(asset: Address, tokenSymbol = 'Token'): string {
+  return asset === ETH ? 'ETH' : `${tokenSymbol} ${toChecksumAddress(asset)}`;
 }

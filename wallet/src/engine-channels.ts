@@ -11,6 +11,7 @@ import { type Address, type Bytes32, type PrivateKey } from '../../core/src/inde
 import { type ChainService, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from '../../engine/src/chain/index.ts';
 import { fundFromFaucet } from '../../chain/faucet.ts';
 import { Engine, type ChannelSummary } from '../../engine/src/engine.ts';
+import type { ChainFailure } from '../../core/src/objectives/effects.ts';
 import type { ChannelApi } from './channels.ts';
 import { BridgeSigner } from './funding/bridge-signer.ts';
 import type { FundingChoice } from './funding/funding-account.ts';
@@ -32,7 +33,9 @@ export interface ChannelEvents {
   sendMessage: (to: Address, text: string) => void;
   onChannelUpdated: (s: ChannelSummary) => void;
   onChannelProposed: (s: ChannelSummary) => void;
-  onProgress: (p: { objectiveId: string; channelId: Bytes32; stage: string; detail?: string }) => void;
+  onProgress: (p: { objectiveId: string; channelId: Bytes32; stage: string; detail?: string; failure?: ChainFailure }) => void;
+  /** A deposit or the conclusion failed on chain: the channel as it now stands, why (in fields) and the chain's message. */
+  onChainFailure?: (channel: ChannelSummary, failure: ChainFailure, detail: string | undefined) => void;
 }
 
 /** The funding account choice (read per transaction) and the way to the page's provider. */
@@ -79,7 +82,15 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
     sendMessage: events.sendMessage,
     onChannelUpdated: events.onChannelUpdated,
     onChannelProposed: events.onChannelProposed,
-    onProgress: events.onProgress,
+    onProgress: (p) => {
+      events.onProgress(p);
+      const { failure, detail } = p;
+      if (p.stage !== 'failed' || !failure || !events.onChainFailure) return;
+      void engine.getChannel(p.channelId).then(
+        (channel) => channel && events.onChainFailure?.(channel, failure, detail),
+        () => undefined,
+      );
+    },
     log: (event, fields) => log.info(event, fields),
   });
   await engine.start();

@@ -6,7 +6,7 @@ import { type Channel, POSTFUND_TURN, PREFUND_TURN, isSupported, latestSupported
 import { type Payload, objectiveIds } from '../protocol/message.ts';
 import type { PrivateKey } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
-import type { Effect } from './effects.ts';
+import type { ChainFailure, Effect } from './effects.ts';
 
 /**
  * Direct funding (Nitro): sign the prefund state, deposit in turn (each participant waits until
@@ -40,7 +40,7 @@ export type DirectFundEvent =
   | { type: 'DEPOSIT_SENT'; asset: Address; txHash: string }
   | { type: 'DEPOSIT_MINED'; asset: Address }
   /** `retryable`: the chain moved under us (e.g. someone else deposited: held != expectedHeld); plan again from fresh holdings. */
-  | { type: 'DEPOSIT_FAILED'; asset: Address; error: string; retryable: boolean }
+  | { type: 'DEPOSIT_FAILED'; asset: Address; error: string; retryable: boolean; failure?: ChainFailure }
   /** The channel is being closed before funding completed (e.g. our deposit failed): stop. */
   | { type: 'ABANDON'; reason: string }
   | { type: 'EFFECTS_DONE' };
@@ -58,8 +58,9 @@ function send(c: Channel, objectiveId: string, signedState: SignedState): Effect
   return { kind: 'send', to: others(c), payloads };
 }
 
-function progress(ctx: DirectFundContext, stage: Extract<Effect, { kind: 'progress' }>['stage'], detail?: string): Effect {
-  return detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
+function progress(ctx: DirectFundContext, stage: Extract<Effect, { kind: 'progress' }>['stage'], detail?: string, failure?: ChainFailure): Effect {
+  const base: Effect = detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
+  return failure === undefined ? base : { ...base, failure };
 }
 
 const prefundOf = (c: Channel) => stateAt(c, PREFUND_TURN);
@@ -147,7 +148,8 @@ export function directFundMachine(key: PrivateKey) {
       }),
       fail: assign(({ context, event }) => {
         const error = event.type === 'DEPOSIT_FAILED' || event.type === 'ABANDON' ? (event.type === 'ABANDON' ? event.reason : event.error) : 'failed';
-        return { error, outbox: [...context.outbox, progress(context, 'failed', error)] };
+        const failure = event.type === 'DEPOSIT_FAILED' ? event.failure : undefined;
+        return { error, outbox: [...context.outbox, progress(context, 'failed', error, failure)] };
       }),
       rejectByUs: assign(({ context, event }) => {
         const reason = event.type === 'REJECT' ? event.reason : 'rejected';

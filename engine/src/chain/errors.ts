@@ -3,7 +3,18 @@
  * with a code to branch on and a message to show. Programming errors (a malformed argument)
  * are not wrapped: they surface as they are.
  */
+import type { Address } from '../../../core/src/index.ts';
+import type { ChainFailure } from '../../../core/src/objectives/effects.ts';
 export type ChainErrorCode = 'insufficient-funds' | 'reverted' | 'unreachable' | 'wrong-chain' | 'rejected-by-user' | 'timeout';
+
+export interface Shortfall {
+  account: Address;
+  /** The zero address for ETH. */
+  asset: Address;
+  balance: bigint;
+  amount: bigint;
+  gas?: bigint;
+}
 
 export class ChainError extends Error {
   override readonly name = 'ChainError';
@@ -14,14 +25,20 @@ export class ChainError extends Error {
    * for a revert on chain.
    */
   readonly txHash?: string;
+  /**
+   * For `insufficient-funds` found by the balance check before sending: the funding account, what
+   * it holds of `asset` and what it needed (`amount`, plus up to `gas` wei of ETH when estimated).
+   */
+  readonly shortfall?: Shortfall;
   constructor(
     readonly code: ChainErrorCode,
     message: string,
-    opts: { reason?: string; txHash?: string; cause?: unknown } = {},
+    opts: { reason?: string; txHash?: string; shortfall?: Shortfall; cause?: unknown } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     if (opts.reason !== undefined) this.reason = opts.reason;
     if (opts.txHash !== undefined) this.txHash = opts.txHash;
+    if (opts.shortfall !== undefined) this.shortfall = opts.shortfall;
   }
 }
 
@@ -116,4 +133,19 @@ export function toChainError(e: unknown, ctx: ErrorContext): unknown {
   const detail = unreachableDetail(e);
   if (detail !== undefined) return new ChainError('unreachable', `The chain RPC at ${ctx.rpc} is unreachable (${detail}).`, { cause: e });
   return e;
+}
+
+/**
+ * The fields of a ChainError an objective passes on to the user's notice when its deposit or
+ * conclusion fails (`extra`: the deposit's asset, amount and the holdings before it).
+ */
+export function chainFailureOf(e: ChainError, operation: ChainFailure['operation'], extra: Pick<ChainFailure, 'asset' | 'amount' | 'held'> = {}): ChainFailure {
+  return {
+    operation,
+    code: e.code,
+    ...extra,
+    ...(e.reason !== undefined && { reason: e.reason }),
+    ...(e.txHash !== undefined && { txHash: e.txHash }),
+    ...(e.shortfall !== undefined && { shortfall: { ...e.shortfall } }),
+  };
 }

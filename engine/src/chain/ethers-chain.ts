@@ -253,7 +253,8 @@ export function createEthersChainService(opts: EthersChainServiceOptions): Chain
 
   const insufficientEth = (from: Address, balance: bigint, what: string, amount: bigint, gasCost: bigint | undefined): ChainError => {
     const needs = amount > 0n ? `${eth(amount)} plus ${gasCost === undefined ? 'gas' : `up to ${eth(gasCost)} for gas`}` : `up to ${eth(gasCost ?? 0n)} for gas`;
-    return new ChainError('insufficient-funds', `The funding account ${from} has ${eth(balance)} but ${what} needs ${needs}.`);
+    const shortfall = { account: from, asset: ZERO_ADDRESS, balance, amount, ...(gasCost !== undefined && { gas: gasCost }) };
+    return new ChainError('insufficient-funds', `The funding account ${from} has ${eth(balance)} but ${what} needs ${needs}.`, { shortfall });
   };
 
   const staleHeldMessage = (action: string, held: bigint | undefined, expectedHeld: bigint): string =>
@@ -304,7 +305,9 @@ export function createEthersChainService(opts: EthersChainServiceOptions): Chain
       readHoldings(asset, id, 'latest'),
     ]);
     if (tokenBalance < amount) {
-      throw new ChainError('insufficient-funds', `The funding account ${from} has ${tokenBalance} base units of token ${asset} but the deposit needs ${amount}.`);
+      throw new ChainError('insufficient-funds', `The funding account ${from} has ${tokenBalance} base units of token ${asset} but the deposit needs ${amount}.`, {
+        shortfall: { account: from, asset, balance: tokenBalance, amount },
+      });
     }
     const needsApproval = allowance < amount;
     const approve: TxRequest = { to: asset, data: erc20Iface.encodeFunctionData('approve', [adjudicator, amount]), value: 0n };

@@ -1,14 +1,15 @@
 /**
  * The dialogs the wallet shows inside its iframe. They are plain DOM, built with textContent
  * only. While one is open the wallet asks the host page to show the iframe, and to hide it
- * when the user has answered; dialogs queue, one at a time.
+ * when the user has answered; dialogs queue, one at a time. Dialogs with a module of their own
+ * (ui/chain-error-dialog.ts) build their body with `el` and show it through `Dialogs.inform`.
  */
 export interface DialogHost {
   root: HTMLElement;
   setVisible: (visible: boolean) => void;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: { text?: string; testId?: string; className?: string } = {}, ...children: Node[]) {
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: { text?: string; testId?: string; className?: string } = {}, ...children: Node[]) {
   const node = document.createElement(tag);
   if (attrs.text !== undefined) node.textContent = attrs.text;
   if (attrs.testId !== undefined) node.dataset['testid'] = attrs.testId;
@@ -82,6 +83,11 @@ export class Dialogs {
     );
   }
 
+  /** Tells the user something that needs no decision (e.g. a chain failure); resolves when dismissed. */
+  inform(kind: string, body: Node[], dismissLabel = 'Dismiss'): Promise<void> {
+    return this.enqueue(() => this.present(kind, body, [{ label: dismissLabel, testId: `${kind}-dismiss`, primary: true, answer: undefined }], 'alertdialog'));
+  }
+
   private enqueue<T>(f: () => Promise<T>): Promise<T> {
     const next = this.queue.then(f, f);
     this.queue = next.catch(() => undefined);
@@ -89,22 +95,28 @@ export class Dialogs {
   }
 
   private show(kind: string, body: Node[], labels: { approve: string; reject: string }): Promise<boolean> {
+    return this.present(kind, body, [
+      { label: labels.reject, testId: `${kind}-reject`, primary: false, answer: false },
+      { label: labels.approve, testId: `${kind}-approve`, primary: true, answer: true },
+    ]);
+  }
+
+  /** Shows one dialog with its buttons (the primary one focused) and resolves with the answer of the one clicked. */
+  private present<T>(kind: string, body: Node[], buttons: { label: string; testId: string; primary: boolean; answer: T }[], role: 'dialog' | 'alertdialog' = 'dialog'): Promise<T> {
     return new Promise((resolve) => {
-      const approve = el('button', { text: labels.approve, testId: `${kind}-approve`, className: 'primary' });
-      const reject = el('button', { text: labels.reject, testId: `${kind}-reject` });
-      const dialog = el('section', { className: 'dialog', testId: `${kind}-dialog` }, ...body, el('div', { className: 'actions' }, reject, approve));
-      dialog.setAttribute('role', 'dialog');
+      const nodes = buttons.map((b) => ({ b, node: el('button', { text: b.label, testId: b.testId, ...(b.primary && { className: 'primary' }) }) }));
+      const dialog = el('section', { className: 'dialog', testId: `${kind}-dialog` }, ...body, el('div', { className: 'actions' }, ...nodes.map((n) => n.node)));
+      dialog.setAttribute('role', role);
       dialog.setAttribute('aria-modal', 'true');
-      const finish = (answer: boolean) => {
+      const finish = (answer: T) => {
         dialog.remove();
         this.host.setVisible(false);
         resolve(answer);
       };
-      approve.addEventListener('click', () => finish(true), { once: true });
-      reject.addEventListener('click', () => finish(false), { once: true });
+      for (const { b, node } of nodes) node.addEventListener('click', () => finish(b.answer), { once: true });
       this.host.root.replaceChildren(dialog);
       this.host.setVisible(true);
-      approve.focus();
+      nodes.find((n) => n.b.primary)?.node.focus();
     });
   }
 }

@@ -11,6 +11,8 @@ import type { BenchEnvironment } from './environment.ts';
 import type { BrowserFigure } from './rpc.bench.ts';
 
 const UPDATES = 300;
+const PIPELINED = 3000;
+const WINDOW = 32;
 
 async function userPage(env: BenchEnvironment): Promise<{ page: Page; address: string }> {
   const context = await newBenchContext(env.browser);
@@ -61,9 +63,36 @@ export async function runUpdatesBench(env: BenchEnvironment): Promise<BrowserFig
     );
   await run(30, 0); // warm up
   const { times, elapsed } = await run(UPDATES, 30);
-  const perSecond = (UPDATES * 1000) / elapsed;
+  const sequentialPerSecond = (UPDATES * 1000) / elapsed;
   const p50 = percentile(times, 50);
   const p99 = percentile(times, 99);
+
+  // Pipelined: the dapp keeps WINDOW calls in flight; the wallets sign each on its own turn and
+  // commit and send what queued up together.
+  const pipelined = await alice.page.evaluate(
+    async ({ id, n, offset, inFlight }) => {
+      const total = 10n ** 18n;
+      const times: number[] = [];
+      let next = 1;
+      const start = performance.now();
+      const worker = async () => {
+        while (next <= n) {
+          const paid = BigInt(offset + next++);
+          const t = performance.now();
+          await window.dapp.client!.updateChannel({ channelId: id as `0x${string}`, balances: [`0x${(total - paid).toString(16)}`, `0x${paid.toString(16)}`] });
+          times.push(performance.now() - t);
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, worker));
+      return { times, elapsed: performance.now() - start };
+    },
+    { id: channelId, n: PIPELINED, offset: 30 + UPDATES, inFlight: WINDOW },
+  );
+  const perSecond = (PIPELINED * 1000) / pipelined.elapsed;
+  const loadedP50 = percentile(pipelined.times, 50);
+  const loadedP99 = percentile(pipelined.times, 99);
+  const finalBob = await bob.page.evaluate((id) => window.dapp.client!.getChannel({ channelId: id as `0x${string}` }).then((c) => c.balances[1]), channelId);
+  if (BigInt(finalBob!) < BigInt(30 + UPDATES)) throw new Error(`Bob's wallet holds ${finalBob}, fewer updates than were made`);
 
   // Baseline: the sdk → wallet → sdk round trip in the same page (the first of the several hops
   // every update makes: page → wallet → relay → other page → other wallet and back).
@@ -80,12 +109,12 @@ export async function runUpdatesBench(env: BenchEnvironment): Promise<BrowserFig
   const floor = percentile(relayRtt, 50);
 
   const figures: BrowserFigure[] = [
-    { name: 'channel updates/s', unit: 'ms', ours: perSecond, baseline: 0, target: '≥ 500/s', met: perSecond >= 500 },
-    { name: 'update latency p50', unit: 'ms', ours: p50, baseline: floor, target: '≤ 5 ms', met: p50 <= 5 },
-    { name: 'update latency p99', unit: 'ms', ours: p99, baseline: floor, target: '(reported)', met: true },
+    { name: 'channel updates/s (pipelined)', unit: 'ms', ours: perSecond, baseline: 0, target: '≥ 500/s', met: perSecond >= 500 },
+    { name: 'update latency p50 (one at a time)', unit: 'ms', ours: p50, baseline: floor, target: '≤ 5 ms', met: p50 <= 5 },
+    { name: 'update latency p99 (one at a time)', unit: 'ms', ours: p99, baseline: floor, target: '(reported)', met: true },
   ];
-  console.log(`\nChannel updates between two wallets in Chromium via the relay (${UPDATES} sequential updates; baseline: sdk→wallet round trip)`);
-  console.log(`  updates/s: ${perSecond.toFixed(0)} (target ≥ 500) ${perSecond >= 500 ? 'met' : 'NOT MET'}`);
-  console.log(`  latency p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (target p50 ≤ 5 ms) ${p50 <= 5 ? 'met' : 'NOT MET'}; sdk↔wallet floor p50 ${floor.toFixed(2)} ms`);
+  console.log(`\nChannel updates between two wallets in Chromium via the relay; each signed, countersigned and stored by both before the call resolves (baseline: sdk→wallet round trip)`);
+  console.log(`  pipelined (${PIPELINED} updates, ${WINDOW} calls in flight): ${perSecond.toFixed(0)} updates/s (target ≥ 500) ${perSecond >= 500 ? 'met' : 'NOT MET'}; latency under load p50 ${loadedP50.toFixed(2)} ms, p99 ${loadedP99.toFixed(2)} ms`);
+  console.log(`  one at a time (${UPDATES} updates): ${sequentialPerSecond.toFixed(0)} updates/s; latency p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (target p50 ≤ 5 ms) ${p50 <= 5 ? 'met' : 'NOT MET'}; sdk↔wallet floor p50 ${floor.toFixed(2)} ms (${(p50 / floor).toFixed(1)}×)`);
   return figures;
 }

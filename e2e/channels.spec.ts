@@ -22,7 +22,8 @@ interface User {
 }
 
 /** A user: a fresh browser context on a dapp site, wallet connected and on the relay. */
-async function user(browser: Browser, site: 'A' | 'B'): Promise<User> {
+/** `via`: who carries the wallet's protocol messages to the relay (see the dapp's connectRelay). */
+async function user(browser: Browser, site: 'A' | 'B', via: 'wallet' | 'page' = 'wallet'): Promise<User> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const base = site === 'A' ? E2E_DAPP_A_URL : E2E_DAPP_B_URL;
@@ -31,7 +32,7 @@ async function user(browser: Browser, site: 'A' | 'B'): Promise<User> {
   const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
   await wallet(page).getByTestId('connect-approve').click();
   const [address] = await accounts;
-  await page.evaluate(() => window.dapp.connectRelay());
+  await page.evaluate((via) => window.dapp.connectRelay(via), via);
   return { page, address: address! };
 }
 
@@ -148,9 +149,9 @@ test('ETH: open, deposits by both, 100 updates, cooperative close; payouts equal
   await expect(walletIframe(alice.page)).toBeHidden();
 });
 
-test('ERC20: the same with the test token', async ({ browser }) => {
-  const alice = await user(browser, 'A');
-  const bob = await user(browser, 'B');
+test('ERC20: the same with the test token, the messages carried by the dapp pages (sdk relay transport)', async ({ browser }) => {
+  const alice = await user(browser, 'A', 'page');
+  const bob = await user(browser, 'B', 'page');
   const token = config().token.toLowerCase();
   const start: [bigint, bigint] = [7n * 10n ** 18n, 3n * 10n ** 18n];
   const channelId = await open(alice, bob, token, start);

@@ -14,8 +14,12 @@ declare global {
       notifications: { method: string; params: unknown }[];
       client: WalletClient | null;
       connect: () => Promise<void>;
-      /** Connects the wallet to the hub's relay (after the user connected the site). */
-      connectRelay: () => Promise<void>;
+      /**
+       * Connects the wallet to the hub's relay (after the user connected the site): by default the
+       * wallet holds the connection itself (wallet_useRelay); `via: 'page'` has this page carry
+       * the messages with the sdk's relay transport instead.
+       */
+      connectRelay: (via?: 'wallet' | 'page') => Promise<void>;
       /** Creates the client without waiting, so calls can be made before the wallet is ready. */
       createClient: () => WalletClient;
       /**
@@ -66,10 +70,11 @@ window.dapp = {
     window.dapp.client = watch(await connect({ walletUrl, ...(fundingProvider && { fundingProvider }) }));
     status.textContent = 'wallet ready';
   },
-  connectRelay: async () => {
+  connectRelay: async (via = 'wallet') => {
     const relayUrl = new URLSearchParams(location.search).get('relay');
     if (!relayUrl) throw new Error('no ?relay= given');
-    await connectRelay({ client: window.dapp.client!, relayUrl });
+    if (via === 'page') await connectRelay({ client: window.dapp.client!, relayUrl });
+    else await window.dapp.client!.useRelay({ relayUrl });
   },
   createClient: () => {
     const client = watch(createWalletClient({ walletUrl }));

@@ -151,7 +151,7 @@ describe('two engines on a real chain', () => {
     await bob.engine.receiveMessage(A, serializeMessage({ from: A, to: B, payloads: [{ type: 'state', objectiveId: objectiveIds.update(channelId, 2), signedState: { state: { ...base, turnNum: 2 }, signatures: [mallory.signHash(new Uint8Array(32)), null] } }] }));
     // a turn number in the past and one far in the future
     await send({ ...base, turnNum: 0 });
-    await send({ ...base, turnNum: 50, outcome: split(A, B, 900n, 100n) });
+    await send({ ...base, turnNum: 100_000, outcome: split(A, B, 900n, 100n) });
     // an outcome that creates money
     await send({ ...base, turnNum: 2, outcome: split(A, B, 1000n, 5n) });
     // a message for a channel we are not in
@@ -187,6 +187,13 @@ describe('two engines on a real chain', () => {
     await until(async () => (await alice.engine.getChannel(channelId))?.status === 'running' && (await bob.engine.getChannel(channelId))?.status === 'running', 'both running');
     for (let i = 1; i <= 5; i++) await alice.engine.updateChannel(channelId, split(A, B, 5000n - BigInt(i), 3000n + BigInt(i)));
     expect((await bob.engine.getChannel(channelId))?.balances).toEqual([4995n, 3005n]);
+    // Pipelined: 40 updates in flight at once, through the same lossy, reordering link.
+    const burst = Array.from({ length: 40 }, (_, i) => alice.engine.updateChannel(channelId, split(A, B, 4995n - BigInt(i + 1), 3005n + BigInt(i + 1))));
+    const summaries = await Promise.all(burst);
+    expect(summaries.every((s) => s.status === 'running')).toBe(true);
+    await until(async () => (await bob.engine.getChannel(channelId))?.balances[1] === 3045n, 'the last update at Bob');
+    expect((await alice.engine.getChannel(channelId))?.balances).toEqual([4955n, 3045n]);
+    expect(alice.rejections.filter((r) => !/in the past/.test(r))).toEqual([]);
     alice.engine.stop();
     bob.engine.stop();
   });

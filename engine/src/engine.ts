@@ -15,10 +15,11 @@ import { type Channel, POSTFUND_TURN, latest, latestSupported, newChannel, recei
 import { type Payload, type ProtocolMessage, objectiveIds, parseMessage, serializeMessage } from '../../core/src/protocol/message.ts';
 import { checkCloseProposal, directDefundMachine } from '../../core/src/objectives/direct-defund.ts';
 import { directFundMachine } from '../../core/src/objectives/direct-fund.ts';
-import type { Effect, ProgressStage } from '../../core/src/objectives/effects.ts';
-import { updateMachine } from '../../core/src/objectives/update.ts';
-import { ChainError } from './chain/errors.ts';
+import type { ChainFailure, Effect, ProgressStage } from '../../core/src/objectives/effects.ts';
+import { inFlight, proposeUpdate, receiveUpdates, runningState } from '../../core/src/protocol/updates.ts';
+import { ChainError, chainFailureOf } from './chain/errors.ts';
 import type { ChainEvent, ChainService } from './chain/types.ts';
+import { ChannelCache } from './store/channel-cache.ts';
 import type { ObjectiveRecord, ObjectiveStatus, ObjectiveType, Store } from './store/types.ts';
 
 /**
@@ -35,7 +36,8 @@ export interface EngineDeps {
   sendMessage: (to: Address, text: string) => void;
   /** What the dapp and the user see. */
   onChannelUpdated?: (summary: ChannelSummary) => void;
-  onProgress?: (progress: { objectiveId: string; channelId: Bytes32; stage: ProgressStage; detail?: string }) => void;
+  /** `failure`: on a 'failed' stage caused by the chain (a deposit or conclusion refused), why, in fields. */
+  onProgress?: (progress: { objectiveId: string; channelId: Bytes32; stage: ProgressStage; detail?: string; failure?: ChainFailure }) => void;
   /** A peer proposed a channel; the dapp may join (after the user approves) or reject it. */
   onChannelProposed?: (summary: ChannelSummary) => void;
   log?: (event: string, fields?: Record<string, string | number | boolean | undefined>) => void;
@@ -75,6 +77,23 @@ export class EngineError extends Error {
   }
 }
 
+/** Runs `f` as a new task, after the tasks (e.g. incoming messages) already queued. */
+const nextTask: (f: () => void) => void =
+  typeof setImmediate === 'function'
+    ? (f) => void setImmediate(f)
+    : (() => {
+        const channel = new MessageChannel();
+        const queue: (() => void)[] = [];
+        channel.port1.onmessage = () => queue.shift()?.();
+        return (f: () => void) => {
+          queue.push(f);
+          channel.port2.postMessage(0);
+        };
+      })();
+
+/** How many updates of one channel may wait for a countersignature at once; more calls queue. */
+const MAX_UPDATES_IN_FLIGHT = 64;
+
 const TERMINAL: Record<string, ObjectiveStatus> = { done: 'done', rejected: 'rejected', refused: 'refused', failed: 'failed' };
 
 function typeOf(objectiveId: string): ObjectiveType {
@@ -85,20 +104,24 @@ export class Engine {
   private readonly actors = new Map<string, AnyActorRef>();
   /** Objective statuses and states as last committed, so channel summaries need no store reads. */
   private readonly committed = new Map<string, { status: ObjectiveStatus; value: string; error?: string }>();
+  /** Objectives looked up and found not to exist (the engine creates every objective itself). */
+  private readonly absent = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopWatching: (() => void) | undefined;
   private resendTimer: ReturnType<typeof setInterval> | undefined;
   readonly address: Address;
+  private readonly store: ChannelCache;
 
   constructor(private readonly deps: EngineDeps) {
     this.address = deps.key.address;
+    this.store = new ChannelCache(deps.store);
   }
 
   private machineFor(type: ObjectiveType) {
     const { key } = this.deps;
     if (type === 'DirectFunding') return directFundMachine(key);
-    if (type === 'Update') return updateMachine(key);
-    return directDefundMachine(key);
+    if (type === 'DirectDefunding') return directDefundMachine(key);
+    throw new EngineError('invalid', `no objective machine for ${type}`);
   }
 
   private log(event: string, fields?: Record<string, string | number | boolean | undefined>) {
@@ -115,7 +138,7 @@ export class Engine {
   /** Resumes every unfinished objective from the store and starts watching the chain. */
   async start(): Promise<void> {
     await this.serial(async () => {
-      for (const record of await this.deps.store.activeObjectives()) {
+      for (const record of await this.store.activeObjectives()) {
         const actor = createActor(this.machineFor(record.type), { snapshot: record.snapshot } as never);
         actor.start();
         this.actors.set(record.id, actor);
@@ -176,7 +199,7 @@ export class Engine {
         isFinal: false,
       };
       const channel = newChannel(prefund, me);
-      if (await this.deps.store.getChannel(channel.id)) throw new EngineError('invalid', `channel ${channel.id} exists already`);
+      if (await this.store.getChannel(channel.id)) throw new EngineError('invalid', `channel ${channel.id} exists already`);
       const actor = this.spawn('DirectFunding', { channel });
       actor.send({ type: 'APPROVE' });
       await this.step(objectiveIds.directFunding(channel.id), actor);
@@ -196,22 +219,21 @@ export class Engine {
     });
   }
 
-  /** Proposes a new outcome for a running channel; resolves once the counterparty countersigned. */
-  async updateChannel(channelId: Bytes32, outcome: Exit, appData?: `0x${string}`): Promise<ChannelSummary> {
-    const objectiveId = await this.serial(async () => {
-      const channel = await this.runningChannel(channelId);
-      const base = latestSupported(channel)!.state;
-      const proposal: State = { ...base, outcome, appData: appData ?? base.appData, turnNum: base.turnNum + 1, isFinal: false };
-      const id = objectiveIds.update(channelId, proposal.turnNum);
-      await this.step(id, this.spawn('Update', { channel, propose: proposal }));
-      return id;
+  /**
+   * Proposes a new outcome for a running channel; resolves once the counterparty countersigned
+   * it and both stored it. Calls made while others are in flight are pipelined: each is signed on
+   * its own turn, the ones queued together are committed and sent together.
+   */
+  updateChannel(channelId: Bytes32, outcome: Exit, appData?: `0x${string}`): Promise<ChannelSummary> {
+    return new Promise((resolve, reject) => {
+      this.queuedProposals.push({ channelId, outcome, appData, resolve, reject });
+      this.scheduleProposals();
     });
-    return this.waitFor(objectiveId, channelId);
   }
 
   /** Proposes new balances (one per participant, in order) for a running channel's single asset. */
   async updateBalances(channelId: Bytes32, balances: bigint[], appData?: `0x${string}`): Promise<ChannelSummary> {
-    const channel = await this.deps.store.getChannel(channelId);
+    const channel = await this.store.getChannel(channelId);
     if (!channel) throw new EngineError('unknown-channel', `no channel ${channelId}`);
     const supported = latestSupported(channel);
     if (!supported) throw new EngineError('not-allowed', `channel ${channelId} is not running`);
@@ -242,32 +264,78 @@ export class Engine {
   }
 
   async getChannel(channelId: Bytes32): Promise<ChannelSummary | undefined> {
-    const c = await this.deps.store.getChannel(channelId);
+    const c = await this.store.getChannel(channelId);
     return c && this.summary(c);
   }
 
   async listChannels(): Promise<ChannelSummary[]> {
-    return Promise.all((await this.deps.store.listChannels()).map((c) => this.summary(c)));
+    return Promise.all((await this.store.listChannels()).map((c) => this.summary(c)));
   }
 
-  /** A protocol message from `from` (authenticated by the transport). Invalid input is logged and dropped; nothing is stored. */
+  /**
+   * A protocol message from `from` (authenticated by the transport). Invalid input is logged and
+   * dropped; nothing is stored. Messages that arrive while the engine is busy are handled
+   * together: update states for one channel across all of them are checked, committed and
+   * answered at once.
+   */
   receiveMessage(from: Address, text: string): Promise<void> {
-    return this.serial(async () => {
-      let message: ProtocolMessage;
-      try {
-        message = parseMessage(text, { from, to: this.address });
-      } catch (e) {
-        this.reject(from, e);
-        return;
-      }
-      for (const payload of message.payloads) {
+    return new Promise((resolve, reject) => {
+      this.inbox.push({ from, text, resolve, reject });
+      if (this.inboxScheduled) return;
+      this.inboxScheduled = true;
+      nextTask(() => void this.serial(() => this.drainInbox()));
+    });
+  }
+
+  private readonly inbox: { from: Address; text: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private inboxScheduled = false;
+
+  private async drainInbox(): Promise<void> {
+    this.inboxScheduled = false;
+    const messages = this.inbox.splice(0);
+    const batches = new Map<string, { from: Address; channelId: Bytes32; states: SignedState[] }>();
+    // Update states wait in `batches`; any other payload first flushes them, so order is kept.
+    const flush = async () => {
+      for (const b of batches.values()) {
         try {
-          await this.onPayload(from, payload);
+          await this.onUpdates(b.from, b.channelId, b.states);
         } catch (e) {
-          this.reject(from, e, payload.objectiveId);
+          this.reject(b.from, e);
         }
       }
-    });
+      batches.clear();
+    };
+    try {
+      for (const { from, text } of messages) {
+        let message: ProtocolMessage;
+        try {
+          message = parseMessage(text, { from, to: this.address });
+        } catch (e) {
+          this.reject(from, e);
+          continue;
+        }
+        for (const payload of message.payloads) {
+          try {
+            if (payload.type === 'state' && typeOf(payload.objectiveId) === 'Update') {
+              const channelId = channelIdOf(payload.signedState);
+              const key = `${from}:${channelId}`;
+              const batch = batches.get(key) ?? { from, channelId, states: [] };
+              batch.states.push(payload.signedState);
+              batches.set(key, batch);
+              continue;
+            }
+            await flush();
+            await this.onPayload(from, payload);
+          } catch (e) {
+            this.reject(from, e, payload.objectiveId);
+          }
+        }
+      }
+      await flush();
+      for (const m of messages) m.resolve();
+    } catch (e) {
+      for (const m of messages) m.reject(e);
+    }
   }
 
   // ---- Internals ------------------------------------------------------------------------------
@@ -278,7 +346,7 @@ export class Engine {
   }
 
   private async runningChannel(channelId: Bytes32): Promise<Channel> {
-    const channel = await this.deps.store.getChannel(channelId);
+    const channel = await this.store.getChannel(channelId);
     if (!channel) throw new EngineError('unknown-channel', `no channel ${channelId}`);
     const supported = latestSupported(channel);
     if (!supported || supported.state.turnNum < POSTFUND_TURN || supported.state.isFinal) throw new EngineError('not-allowed', `channel ${channelId} is not running`);
@@ -287,18 +355,19 @@ export class Engine {
   }
 
   private async closableChannel(channelId: Bytes32): Promise<Channel> {
-    const channel = await this.deps.store.getChannel(channelId);
+    const channel = await this.store.getChannel(channelId);
     if (!channel) throw new EngineError('unknown-channel', `no channel ${channelId}`);
     const supported = latestSupported(channel);
     if (!supported || supported.state.isFinal) throw new EngineError('not-allowed', `channel ${channelId} has nothing to close`);
     const funding = objectiveIds.directFunding(channelId);
     for (const id of this.actors.keys()) if (id.includes(channelId) && id !== funding) throw new EngineError('busy', `channel ${channelId} is busy with ${id}`);
+    if (this.updateWaiters.get(channelId)?.size) throw new EngineError('busy', `channel ${channelId} has updates waiting for a countersignature`);
     const fundingActor = this.actors.get(funding);
     if (fundingActor) {
       if (fundingActor.getSnapshot().value === 'awaitingApproval') throw new EngineError('not-allowed', `channel ${channelId} is still awaiting approval`);
       fundingActor.send({ type: 'ABANDON', reason: 'the channel is being closed before its funding completed' });
       await this.step(funding, fundingActor);
-      return (await this.deps.store.getChannel(channelId))!;
+      return (await this.store.getChannel(channelId))!;
     }
     return channel;
   }
@@ -324,17 +393,10 @@ export class Engine {
   }
 
   private async commit(id: string, actor: AnyActorRef): Promise<void> {
+    this.absent.delete(id);
     const snap = actor.getSnapshot();
     const ctx = snap.context as { channel: Channel; error?: string };
     const status: ObjectiveStatus = TERMINAL[String(snap.value)] ?? 'active';
-    if (typeOf(id) === 'Update') {
-      // An update is stored as its channel alone: the signed proposal (or countersigned state)
-      // is what must survive; after a reload the dapp's call is gone anyway, and a late
-      // countersignature still merges into the stored channel.
-      await this.deps.store.commit({ channel: ctx.channel });
-      this.committed.set(id, { status, value: String(snap.value), ...(ctx.error ? { error: ctx.error } : {}) });
-      return;
-    }
     const record: ObjectiveRecord = {
       id,
       type: typeOf(id),
@@ -344,7 +406,7 @@ export class Engine {
       updatedAt: Date.now(),
       ...(ctx.error ? { error: ctx.error } : {}),
     };
-    await this.deps.store.commit({ channel: ctx.channel, objective: record });
+    await this.store.commit({ channel: ctx.channel, objective: record });
     this.committed.set(id, { status, value: String(snap.value) });
   }
 
@@ -357,7 +419,8 @@ export class Engine {
       if (e.kind === 'send') {
         for (const to of e.to) this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads: e.payloads }));
       } else if (e.kind === 'progress') {
-        this.deps.onProgress?.(e.detail === undefined ? { objectiveId: e.objectiveId, channelId: e.channelId, stage: e.stage } : { objectiveId: e.objectiveId, channelId: e.channelId, stage: e.stage, detail: e.detail });
+        const { kind: _kind, ...progress } = e;
+        this.deps.onProgress?.(progress);
       } else if (e.kind === 'deposit') {
         followUps.push(() => this.deposit(id, e));
       } else if (e.kind === 'conclude') {
@@ -419,7 +482,8 @@ export class Engine {
       const retryable = err instanceof ChainError && err.code === 'reverted' && /expectedHeld/.test(err.reason ?? err.message);
       const message = err instanceof Error ? err.message : String(err);
       this.log('chain.deposit-failed', { objective: id, retryable, reason: message.slice(0, 200) });
-      await this.serial(() => this.toObjective(id, { type: 'DEPOSIT_FAILED', asset: e.asset, error: message, retryable }));
+      const failure = !retryable && err instanceof ChainError ? chainFailureOf(err, 'deposit', { asset: e.asset, amount: e.amount, held: e.expectedHeld }) : undefined;
+      await this.serial(() => this.toObjective(id, { type: 'DEPOSIT_FAILED', asset: e.asset, error: message, retryable, ...(failure && { failure }) }));
     }
     await this.serial(async () => {
       const actor = this.actors.get(id);
@@ -444,7 +508,8 @@ export class Engine {
         () => false,
       );
       this.log('chain.conclude-failed', { objective: id, paidOut, reason: message.slice(0, 200) });
-      await this.serial(() => this.toObjective(id, paidOut ? { type: 'CONCLUDED' } : { type: 'CONCLUDE_FAILED', error: message }));
+      const failure = err instanceof ChainError ? chainFailureOf(err, 'conclude') : undefined;
+      await this.serial(() => this.toObjective(id, paidOut ? { type: 'CONCLUDED' } : { type: 'CONCLUDE_FAILED', error: message, ...(failure && { failure }) }));
     } finally {
       this.concluding.delete(id);
     }
@@ -477,10 +542,15 @@ export class Engine {
   }
 
   private async onPayload(from: Address, payload: Payload): Promise<void> {
-    const stored = await this.deps.store.getChannel(payload.type === 'state' ? channelIdOf(payload.signedState) : payload.channelId);
+    const stored = await this.store.getChannel(payload.type === 'state' ? channelIdOf(payload.signedState) : payload.channelId);
     const active = this.actors.get(payload.objectiveId);
     if (payload.type === 'reject') {
       if (!stored || !stored.fixedPart.participants.includes(from)) throw new EngineError('invalid', 'a rejection for a channel we share no objective on');
+      if (typeOf(payload.objectiveId) === 'Update') {
+        const turnNum = Number(payload.objectiveId.slice(payload.objectiveId.lastIndexOf('-') + 1));
+        this.failUpdate(stored.id, turnNum, new EngineError('invalid', `the counterparty refused the update: ${payload.reason}`));
+        return;
+      }
       if (active) await this.toObjective(payload.objectiveId, { type: 'PEER_REJECTED', reason: payload.reason });
       return;
     }
@@ -514,10 +584,7 @@ export class Engine {
       throw new EngineError('invalid', `turn ${ss.state.turnNum} is in the past: turn ${supported.state.turnNum} is already supported`);
     }
     const type = typeOf(payload.objectiveId);
-    if (type === 'Update' && supported && ss.state.turnNum === supported.state.turnNum + 1 && !ss.state.isFinal) {
-      receiveSignedState(stored, ss);
-      await this.step(payload.objectiveId, this.spawn('Update', { channel: stored, received: ss }));
-    } else if (type === 'DirectDefunding' && ss.state.isFinal) {
+    if (type === 'DirectDefunding' && ss.state.isFinal) {
       checkCloseProposal(stored, ss);
       // Closing before funding completed ends the funding objective first.
       const funding = this.actors.get(objectiveIds.directFunding(stored.id));
@@ -529,7 +596,7 @@ export class Engine {
     } else {
       // Signatures on a state we hold: merge them (idempotent).
       const { channel } = receiveSignedState(stored, ss);
-      await this.deps.store.commit({ channel });
+      await this.store.commit({ channel });
       this.replyIfPeerLacks(channel, ss, from, payload.objectiveId);
     }
   }
@@ -559,12 +626,142 @@ export class Engine {
     for (const [id, actor] of [...this.actors]) {
       if (typeOf(id) === 'DirectDefunding' && actor.getSnapshot().value === 'concluding' && !this.concluding.has(id)) await this.resumeChainWork(id, actor);
     }
+    // Update proposals not yet countersigned (also ones a reload interrupted).
+    for (const channel of await this.store.listChannels()) {
+      if (runningState(channel) && inFlight(channel) > 0) for (const to of this.othersIn(channel)) this.sendUpdates(channel, to);
+    }
     for (const [id, actor] of this.actors) {
       if (actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
       const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
       if (!channel.states.some((s) => s.signatures[channel.myIndex] !== null)) continue;
       for (const to of channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex)) this.sendLatest(channel, to, id);
     }
+  }
+
+  // ---- Updates (pipelined; the rules are in core/src/protocol/updates.ts) --------------------
+
+  /** Update calls not yet signed, in call order. */
+  private readonly queuedProposals: { channelId: Bytes32; outcome: Exit; appData: `0x${string}` | undefined; resolve: (s: ChannelSummary) => void; reject: (e: Error) => void }[] = [];
+  private proposalsScheduled = false;
+  /** Callers waiting for their update's countersignature, by channel and turn. */
+  private readonly updateWaiters = new Map<Bytes32, Map<number, { resolve: (s: ChannelSummary) => void; reject: (e: Error) => void }>>();
+
+  private othersIn(channel: Channel): Address[] {
+    return channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex);
+  }
+
+  /**
+   * Proposes what is queued after the tasks already waiting have run, so calls that arrive
+   * together (a dapp issuing several at once) are signed, committed and sent together.
+   */
+  private scheduleProposals(): void {
+    if (this.proposalsScheduled) return;
+    this.proposalsScheduled = true;
+    nextTask(() => void this.serial(() => this.proposeQueued()));
+  }
+
+  /** Signs every queued update (up to the in-flight limit per channel), commits once per channel, sends once. */
+  private async proposeQueued(): Promise<void> {
+    this.proposalsScheduled = false;
+    const byChannel = new Map<Bytes32, typeof this.queuedProposals>();
+    for (const p of this.queuedProposals.splice(0)) byChannel.set(p.channelId, [...(byChannel.get(p.channelId) ?? []), p]);
+    for (const [channelId, calls] of byChannel) {
+      let channel: Channel;
+      try {
+        channel = await this.runningChannel(channelId);
+        if (this.actors.has(objectiveIds.directDefunding(channelId))) throw new EngineError('not-allowed', `channel ${channelId} is closing`);
+      } catch (e) {
+        for (const c of calls) c.reject(e as Error);
+        continue;
+      }
+      const room = Math.max(0, MAX_UPDATES_IN_FLIGHT - inFlight(channel));
+      // Beyond the limit, calls wait for countersignatures to make room.
+      this.queuedProposals.unshift(...calls.slice(room));
+      const signed: SignedState[] = [];
+      const waiting: [number, (typeof calls)[number]][] = [];
+      for (const call of calls.slice(0, room)) {
+        try {
+          const next = proposeUpdate(channel, call.outcome, call.appData, this.deps.key);
+          channel = next.channel;
+          signed.push(next.signed);
+          waiting.push([next.signed.state.turnNum, call]);
+        } catch (e) {
+          call.reject(e as Error);
+        }
+      }
+      if (signed.length === 0) continue;
+      await this.store.commit({ channel });
+      const waiters = this.updateWaiters.get(channelId) ?? new Map();
+      for (const [turn, call] of waiting) waiters.set(turn, call);
+      this.updateWaiters.set(channelId, waiters);
+      const payloads: Payload[] = signed.map((signedState) => ({ type: 'state', objectiveId: objectiveIds.update(channelId, signedState.state.turnNum), signedState }));
+      for (const to of this.othersIn(channel)) this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads }));
+    }
+  }
+
+  /** A peer's update states for one channel: countersign what we accept, merge countersignatures, answer once. */
+  private async onUpdates(from: Address, channelId: Bytes32, states: SignedState[]): Promise<void> {
+    const stored = await this.store.getChannel(channelId);
+    if (!stored) {
+      const participants = states[0]!.state.participants;
+      throw new EngineError('invalid', participants.includes(this.address) ? `an update for channel ${channelId}, which we do not hold` : `a message for channel ${channelId}, which we are not in`);
+    }
+    if (!stored.fixedPart.participants.includes(from)) throw new EngineError('invalid', 'the sender is not a participant of the channel');
+    if (this.actors.has(objectiveIds.directDefunding(channelId))) throw new EngineError('not-allowed', `channel ${channelId} is closing: no more updates`);
+    const result = receiveUpdates(stored, states, this.deps.key);
+    let peerBehind = false;
+    for (const { turnNum, error } of result.invalid) {
+      this.reject(from, error, objectiveIds.update(channelId, turnNum));
+      if (/in the past/.test(error.message)) peerBehind = true;
+    }
+    const { channel } = result;
+    if (channel !== stored) await this.store.commit({ channel });
+    // Our answer: countersignatures, refusals, and our copy of any state whose signatures the peer lacks.
+    const replies = new Map<number, Payload>();
+    for (const ss of result.countersigned) replies.set(ss.state.turnNum, { type: 'state', objectiveId: objectiveIds.update(channelId, ss.state.turnNum), signedState: ss });
+    for (const theirs of states) {
+      const ours = channel.states.find((s) => s.state.turnNum === theirs.state.turnNum);
+      if (ours && !replies.has(ours.state.turnNum) && ours.signatures.some((sig, i) => sig !== null && theirs.signatures[i] === null)) {
+        replies.set(ours.state.turnNum, { type: 'state', objectiveId: objectiveIds.update(channelId, ours.state.turnNum), signedState: ours });
+      }
+    }
+    for (const { turnNum, reason } of result.refused) {
+      replies.set(turnNum, { type: 'reject', objectiveId: objectiveIds.update(channelId, turnNum), channelId, reason });
+      this.log('update.refused', { from, channel: channelId, turnNum, reason: reason.slice(0, 200) });
+    }
+    if (replies.size) this.deps.sendMessage(from, serializeMessage({ from: this.address, to: from, payloads: [...replies.values()] }));
+    if (peerBehind) this.sendLatest(channel, from, objectiveIds.update(channelId, latestSupported(channel)!.state.turnNum));
+    for (const turnNum of result.abandoned) this.failUpdate(channelId, turnNum, new EngineError('invalid', 'conflict: the counterparty proposed the same turn first'));
+    if (channel !== stored) {
+      const summary = await this.summary(channel);
+      const supportedTurn = latestSupported(channel)!.state.turnNum;
+      const waiters = this.updateWaiters.get(channelId);
+      if (waiters) {
+        for (const [turn, w] of waiters) {
+          if (turn > supportedTurn) continue;
+          waiters.delete(turn);
+          w.resolve(summary);
+        }
+        if (waiters.size === 0) this.updateWaiters.delete(channelId);
+      }
+      this.deps.onChannelUpdated?.(summary);
+    }
+    if (this.queuedProposals.length) this.scheduleProposals();
+  }
+
+  private failUpdate(channelId: Bytes32, turnNum: number, error: Error): void {
+    const waiters = this.updateWaiters.get(channelId);
+    const w = waiters?.get(turnNum);
+    if (!w) return;
+    waiters!.delete(turnNum);
+    if (waiters!.size === 0) this.updateWaiters.delete(channelId);
+    w.reject(error);
+  }
+
+  /** Our in-flight update proposals (and the supported state they build on), for a peer that may lack them. */
+  private sendUpdates(channel: Channel, to: Address): void {
+    const payloads: Payload[] = this.statesPeerMayLack(channel).map((signedState) => ({ type: 'state', objectiveId: objectiveIds.update(channel.id, signedState.state.turnNum), signedState }));
+    this.deps.sendMessage(to, serializeMessage({ from: this.address, to, payloads }));
   }
 
   // ---- Waiting for objectives ---------------------------------------------------------------------
@@ -586,7 +783,7 @@ export class Engine {
 
   /** Resolves with the objective's final status. */
   async objectiveSettled(id: string): Promise<ObjectiveStatus> {
-    const known = this.committed.get(id) ?? (await this.deps.store.getObjective(id));
+    const known = this.committed.get(id) ?? (await this.store.getObjective(id));
     if (known && known.status !== 'active') return known.status;
     return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
@@ -607,8 +804,10 @@ export class Engine {
     const lookup = async (id: string) => {
       const known = this.committed.get(id);
       if (known) return { status: known.status, snapshot: { value: known.value } };
-      const o = await this.deps.store.getObjective(id);
+      if (this.absent.has(id)) return undefined;
+      const o = await this.store.getObjective(id);
       if (o) this.committed.set(id, { status: o.status, value: String((o.snapshot as { value?: unknown }).value) });
+      else this.absent.add(id);
       return o;
     };
     const [funding, defunding] = await Promise.all([lookup(objectiveIds.directFunding(c.id)), lookup(objectiveIds.directDefunding(c.id))]);

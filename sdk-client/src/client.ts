@@ -207,6 +207,11 @@ class Client implements WalletClient {
     return this.request({ method: 'wallet_signRelayChallenge', params: [request] }, options);
   }
 
+  /** Has the wallet connect to a message relay itself (see `connectRelay` for the page-carried alternative). */
+  useRelay(request: MethodParams<'wallet_useRelay'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_useRelay'>> {
+    return this.request({ method: 'wallet_useRelay', params: [request] }, options);
+  }
+
   getChannel(request: MethodParams<'channel_get'>[0], options?: RequestOptions): Promise<MethodResult<'channel_get'>> {
     return this.request({ method: 'channel_get', params: [request] }, options);
   }

@@ -15,6 +15,7 @@ export const methodAliases = {
   wallet_getInfo: 'getInfo',
   channel_list: 'listChannels',
   wallet_signRelayChallenge: 'signRelayChallenge',
+  wallet_useRelay: 'useRelay',
   channel_receiveMessage: 'receiveMessage',
   channel_get: 'getChannel',
   channel_create: 'createChannel',

@@ -2,7 +2,7 @@
  * The relay transport: connects the wallet to a message relay (the hub's `/relay`) so a dapp
  * needs no routing code. It logs in with the wallet's signature over the relay's challenge,
  * forwards the wallet's `channel_outboundMessage` notifications as `send` frames, hands inbound
- * `message` frames to the wallet with `channel_receiveMessage` one at a time in arrival order,
+ * `message` frames to the wallet with `channel_receiveMessage` in arrival order (several in flight),
  * and reconnects (logging in again) when the socket drops.
  */
 import { ErrorCode, type NotificationParams } from './schema.ts';
@@ -134,7 +134,7 @@ class Relay implements RelayConnection {
   #nextId = 1;
   /** Inbound messages waiting for the wallet, in arrival order. */
   #inbox: { from: `0x${string}`; message: string }[] = [];
-  #draining = false;
+  #delivering = 0;
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
 
@@ -260,7 +260,7 @@ class Relay implements RelayConnection {
           this.#log('dropped-inbound', { reason: 'the wallet is not keeping up' });
         }
         this.#inbox.push({ from: frame.from, message: frame.message });
-        void this.#drain();
+        this.#drain();
         return;
       case 'sent':
         this.#unacked.delete(frame.id);
@@ -394,23 +394,28 @@ class Relay implements RelayConnection {
     }
   }
 
-  async #drain(): Promise<void> {
-    if (this.#draining) return;
-    this.#draining = true;
-    try {
-      while (this.#inbox.length > 0 && this.#state !== 'closed') {
-        const m = this.#inbox.shift()!;
-        try {
-          await this.#client.receiveMessage(m);
-        } catch (error) {
-          this.#log('wallet-refused-message', { from: m.from, error: describeError(error) });
-        }
-      }
-    } finally {
-      this.#draining = false;
+  /**
+   * Hands inbound messages to the wallet in arrival order without waiting for each to be
+   * handled (postMessage keeps the order, and the wallet handles messages that arrive together
+   * as one batch), with at most DELIVERIES_IN_FLIGHT outstanding so a slow wallet pushes back.
+   */
+  #drain(): void {
+    while (this.#inbox.length > 0 && this.#delivering < DELIVERIES_IN_FLIGHT && this.#state !== 'closed') {
+      const m = this.#inbox.shift()!;
+      this.#delivering++;
+      this.#client.receiveMessage(m).then(
+        () => undefined,
+        (error: unknown) => this.#log('wallet-refused-message', { from: m.from, error: describeError(error) }),
+      ).finally(() => {
+        this.#delivering--;
+        this.#drain();
+      });
     }
   }
 }
+
+/** How many inbound messages may be with the wallet at once. */
+const DELIVERIES_IN_FLIGHT = 64;
 
 type InboundFrame =
   | { type: 'challenge'; challenge: `0x${string}` }

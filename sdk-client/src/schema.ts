@@ -231,6 +231,14 @@ export const methods = {
     description:
       "Proves the wallet's address to a message relay: signs the relay's challenge under a relay-login domain that cannot be mistaken for a state or a voucher.",
   },
+  wallet_useRelay: {
+    params: s.tuple(s.object({ relayUrl: s.string({ maxLength: 2048 }) })),
+    result: s.object({ address: s.address(), relayOrigin: s.string({ maxLength: 2048 }) }),
+    access: 'permitted',
+    interactive: false,
+    description:
+      "Connects the wallet itself to a message relay (the hub's `/relay`, a ws: or wss: URL), logging in with its own key. From then on the wallet sends and receives protocol messages there, and stops sending `channel_outboundMessage`: messages no longer pass through the page. Resolves once the relay accepted the login.",
+  },
   channel_receiveMessage: {
     params: s.tuple(s.object({ from: s.address(), message: s.string({ maxLength: 1 << 20 }) })),
     result: s.null(),

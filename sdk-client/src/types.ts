@@ -90,6 +90,8 @@ export interface WalletMethods {
   getInfo(options?: RequestOptions): Promise<MethodResult<'wallet_getInfo'>>;
   /** `channel_list`: the channels this wallet is in. Needs permission. */
   listChannels(options?: RequestOptions): Promise<MethodResult<'channel_list'>>;
+  /** `wallet_useRelay`: the wallet connects to a message relay itself and carries its own protocol messages. Needs permission. */
+  useRelay(request: MethodParams<'wallet_useRelay'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_useRelay'>>;
   /** `wallet_signRelayChallenge`: proves the wallet's address to a message relay. Needs permission. */
   signRelayChallenge(
     request: MethodParams<'wallet_signRelayChallenge'>[0],

@@ -8,12 +8,17 @@ import { createHandlers } from './rpc/handlers.ts';
 import { RpcServer } from './rpc/server.ts';
 import { parentTransport } from './rpc/window-transport.ts';
 import { Dialogs } from './ui/connect-dialog.ts';
+import { describeChainFailure, showChainError } from './ui/chain-error-dialog.ts';
 import { signRelayLogin, warmUpSecp256k1 } from '../../core/src/index.ts';
 import { ErrorCode } from '../../sdk-client/src/schema.ts';
 import { RpcError } from './rpc/rpc-error.ts';
 import { toWire } from './channels.ts';
 import { FundingAccount } from './funding/funding-account.ts';
 import { TransactionBridge } from './funding/transaction-bridge.ts';
+import { PeerMessaging } from './peers.ts';
+
+/** The test token's symbol, as the dialogs show it. */
+const TOKEN_SYMBOL = 'CWT';
 
 /**
  * The wallet inside its iframe: open the store, load (or create) the signing key, answer the
@@ -34,6 +39,12 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
   const bridge = new TransactionBridge((params) => server.notify('wallet_transactionRequest', params));
   const transport = parentTransport(peerOrigin);
   const dialogs = new Dialogs({ root, setVisible: (visible) => server.notify('wallet_uiRequest', { visible }) });
+  const peers = new PeerMessaging({
+    key,
+    toPage: (to, message) => server.notify('channel_outboundMessage', { to, message }),
+    receive: async (from, message) => (await channels()).engine.receiveMessage(from, message),
+    log,
+  });
   const handlers = createHandlers({
     address: key.address,
     version,
@@ -43,6 +54,7 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     notify: (method, params) => server.notify(method, params),
     signRelayChallenge: (relayOrigin, challenge) => signRelayLogin(key, relayOrigin, challenge),
     receivePeerMessage: async (from, message) => (await channels()).engine.receiveMessage(from, message),
+    useRelay: (relayUrl) => peers.useRelay(relayUrl),
     channels: {
       list: async () => (await channels()).api.list(),
       get: async (id) => (await channels()).api.get(id),
@@ -54,7 +66,7 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     },
     askToFund: (req) => dialogs.askToFund(req),
     askToClose: (req) => dialogs.askToClose(req),
-    tokenSymbol: 'CWT',
+    tokenSymbol: TOKEN_SYMBOL,
     useFundingProvider: async (address, chainId) => {
       await funding.useEip1193(address, chainId);
       log.info('wallet.funding-provider', { chainId });
@@ -76,10 +88,16 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     const config = chainConfig;
     started ??= import('./engine-channels.ts').then(({ startChannels }) =>
       startChannels(key, db, config, {
-        sendMessage: (to, message) => server.notify('channel_outboundMessage', { to, message }),
+        sendMessage: (to, message) => peers.send(to, message),
         onChannelUpdated: (s) => server.notify('channel_updated', toWire(s)),
         onChannelProposed: (s) => server.notify('channel_proposed', toWire(s)),
         onProgress: (p) => server.notify('objective_progress', p.detail === undefined ? { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage } : { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage, detail: p.detail }),
+        // The dapp hears of a failure by objective_progress; the user, by a notice in the wallet.
+        onChainFailure: (channel, failure, detail) => {
+          log.info('wallet.chain-failure', { channel: channel.channelId, operation: failure.operation, code: failure.code });
+          const notice = describeChainFailure({ failure, channel, me: key.address, detail, rpcUrl: config.rpcUrl, chainId: config.chainId, tokenSymbol: TOKEN_SYMBOL });
+          void showChainError(dialogs, notice);
+        },
       }, log, { current: () => funding.current, bridge }),
     );
     return started;

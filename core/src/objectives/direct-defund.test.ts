@@ -1,13 +1,12 @@
 import { type AnyActorRef, createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { AllocationType, addressToDestination } from '../outcome.ts';
-import { type Channel, latestSupported, newChannel, receiveSignedState, signAndAdd } from '../protocol/channel.ts';
+import { type Channel, newChannel, receiveSignedState, signAndAdd } from '../protocol/channel.ts';
 import { PrivateKey } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
 import type { State } from '../state.ts';
 import { checkCloseProposal, directDefundMachine } from './direct-defund.ts';
 import type { Effect } from './effects.ts';
-import { updateMachine } from './update.ts';
 
 const alice = PrivateKey.random();
 const bob = PrivateKey.random();
@@ -63,50 +62,6 @@ function drain(actor: AnyActorRef): { sent: SignedState[]; rejects: string[]; ef
   return { sent, rejects, effects };
 }
 
-const channelOf = (actor: AnyActorRef) => (actor.getSnapshot().context as { channel: Channel }).channel;
-
-describe('channel updates', () => {
-  it('the payer proposes, the payee countersigns: both hold the new supported state', () => {
-    const { a, b } = running();
-    const proposer = createActor(updateMachine(alice), { input: { channel: a, propose: state(2, 4n, 4n) } }).start();
-    const [proposal] = drain(proposer).sent;
-    const responder = createActor(updateMachine(bob), { input: { channel: b, received: proposal! } }).start();
-    expect(responder.getSnapshot().value).toBe('done');
-    const [countersigned] = drain(responder).sent;
-    proposer.send({ type: 'STATE_RECEIVED', signedState: countersigned! });
-    expect(proposer.getSnapshot().value).toBe('done');
-    expect(latestSupported(channelOf(proposer))!.state.turnNum).toBe(2);
-    expect(latestSupported(channelOf(responder))!.state.outcome[0]!.allocations[1]!.amount).toBe(4n);
-  });
-
-  it('a wallet refuses to countersign a proposal that takes its funds, and says why', () => {
-    const { a, b } = running();
-    const greedy = createActor(updateMachine(bob), { input: { channel: b, propose: state(2, 4n, 4n) } }).start(); // Bob takes 1 from Alice
-    const [proposal] = drain(greedy).sent;
-    const victim = createActor(updateMachine(alice), { input: { channel: a, received: proposal! } }).start();
-    expect(victim.getSnapshot().value).toBe('refused');
-    const { sent, rejects } = drain(victim);
-    expect(sent).toEqual([]);
-    expect(rejects[0]).toMatch(/takes 1/);
-    expect(latestSupported(channelOf(victim))!.state.turnNum).toBe(1);
-  });
-
-  it('concurrent proposals: the lower index wins; the other objective fails with a conflict and its wallet countersigns the winner', () => {
-    const { a, b } = running();
-    const fromAlice = createActor(updateMachine(alice), { input: { channel: a, propose: state(2, 4n, 4n) } }).start();
-    const fromBob = createActor(updateMachine(bob), { input: { channel: b, propose: state(2, 6n, 2n) } }).start();
-    const [pa] = drain(fromAlice).sent;
-    drain(fromBob);
-    fromBob.send({ type: 'STATE_RECEIVED', signedState: pa! });
-    expect(fromBob.getSnapshot().value).toBe('failed');
-    expect((fromBob.getSnapshot().context as { error: string }).error).toMatch(/conflict/);
-    // Bob's wallet answers Alice's proposal with a responder objective on its updated channel.
-    const responder = createActor(updateMachine(bob), { input: { channel: channelOf(fromBob), received: pa! } }).start();
-    const [countersigned] = drain(responder).sent;
-    fromAlice.send({ type: 'STATE_RECEIVED', signedState: countersigned! });
-    expect(fromAlice.getSnapshot().value).toBe('done');
-  });
-});
 
 describe('direct defunding', () => {
   it('final state countersigned, the proposer concludes, both complete when the chain shows it', () => {

@@ -3,14 +3,14 @@ import { fail } from '../errors.ts';
 import type { Address } from '../hex.ts';
 import { requireOutcomeConserved } from '../funding.ts';
 import { sameOutcome } from '../outcome.ts';
-import { type Channel, isSupported, latestSupported, receiveSignedState, signAndAdd, stateAt } from '../protocol/channel.ts';
+import { type Channel, isSupported, latest, latestSupported, receiveSignedState, signAndAdd, stateAt } from '../protocol/channel.ts';
 import { type Payload, objectiveIds } from '../protocol/message.ts';
 import type { PrivateKey } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
-import type { Effect } from './effects.ts';
+import type { ChainFailure, Effect } from './effects.ts';
 
 /**
- * Direct defunding (cooperative close): the proposer signs a final state (turn `supported + 1`,
+ * Direct defunding (cooperative close): the proposer signs a final state (the turn above every state held,
  * `isFinal`, the supported outcome unchanged), the others countersign it, and the proposer
  * submits `concludeAndTransferAllAssets`, which pays everyone out in one transaction. The
  * objective completes when the chain shows the channel concluded.
@@ -28,7 +28,7 @@ export interface DirectDefundContext {
 export type DirectDefundEvent =
   | { type: 'STATE_RECEIVED'; signedState: SignedState }
   | { type: 'CONCLUDE_SENT'; txHash: string }
-  | { type: 'CONCLUDE_FAILED'; error: string }
+  | { type: 'CONCLUDE_FAILED'; error: string; failure?: ChainFailure }
   /** The chain shows the channel concluded (its holdings paid out). */
   | { type: 'CONCLUDED' }
   | { type: 'EFFECTS_DONE' };
@@ -54,8 +54,10 @@ function others(c: Channel): Address[] {
 }
 
 export function directDefundMachine(key: PrivateKey) {
-  const progress = (ctx: DirectDefundContext, stage: 'closing' | 'concluded' | 'failed', detail?: string): Effect =>
-    detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
+  const progress = (ctx: DirectDefundContext, stage: 'closing' | 'concluded' | 'failed', detail?: string, failure?: ChainFailure): Effect => {
+    const base: Effect = detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
+    return failure === undefined ? base : { ...base, failure };
+  };
   return setup({
     types: { context: {} as DirectDefundContext, events: {} as DirectDefundEvent, input: {} as DirectDefundInput },
     actions: {
@@ -73,7 +75,7 @@ export function directDefundMachine(key: PrivateKey) {
       concluded: assign(({ context }) => ({ outbox: [...context.outbox, progress(context, 'concluded')] })),
       failed: assign(({ context, event }) => {
         const error = event.type === 'CONCLUDE_FAILED' ? event.error : 'failed';
-        return { error, outbox: [...context.outbox, progress(context, 'failed', error)] };
+        return { error, outbox: [...context.outbox, progress(context, 'failed', error, event.type === 'CONCLUDE_FAILED' ? event.failure : undefined)] };
       }),
       clearOutbox: assign({ outbox: () => [] }),
     },
@@ -85,7 +87,8 @@ export function directDefundMachine(key: PrivateKey) {
       let channel = input.channel;
       let turnNum: number;
       if (input.role === 'proposer') {
-        turnNum = base.state.isFinal ? base.state.turnNum : base.state.turnNum + 1;
+        // Above every state held: a refused proposal we signed keeps its turn, never re-signed.
+        turnNum = base.state.isFinal ? base.state.turnNum : latest(channel).state.turnNum + 1;
         if (!base.state.isFinal) {
           const final = { ...base.state, turnNum, isFinal: true };
           channel = { ...channel, states: [...channel.states.filter((s) => s.state.turnNum < turnNum), { state: final, signatures: final.participants.map(() => null) }] };

@@ -4,7 +4,7 @@ import { AllocationType, addressToDestination } from '../outcome.ts';
 import { PrivateKey } from '../signature.ts';
 import { addSignature, signState, unsigned } from '../signed-state.ts';
 import { type State, hashStateBytes } from '../state.ts';
-import { type Channel, isSupported, latestSupported, newChannel, receiveSignedState, signAndAdd } from './channel.ts';
+import { type Channel, MAX_IN_FLIGHT, isSupported, latestSupported, newChannel, receiveSignedState, signAndAdd } from './channel.ts';
 
 const alice = PrivateKey.random();
 const bob = PrivateKey.random();
@@ -80,7 +80,7 @@ describe('a channel as one participant holds it', () => {
   it('refuses a turn number in the past or far in the future', () => {
     const { a } = running();
     expectRefused(() => receiveSignedState(a, signedBy(state(0, 5n, 3n), bob)), /in the past/);
-    expectRefused(() => receiveSignedState(a, signedBy(state(7, 4n, 4n), bob)), /skips ahead/);
+    expectRefused(() => receiveSignedState(a, signedBy(state(1 + MAX_IN_FLIGHT + 1, 4n, 4n), bob)), /skips ahead/);
   });
 
   it('refuses an outcome that creates money, and a state for another channel', () => {

@@ -13,8 +13,9 @@ import { bytesToHex } from '../hex.ts';
  * JSON-friendly shape (the engine stores it); these functions return new values.
  *
  * The rules for a direct or ledger channel (ConsensusApp): a state is supported when every
- * participant signed it; an update proposes turn `supported + 1`, conserves each asset's total,
- * and is countersigned by the others. Prefund is turn 0, postfund turn 1.
+ * participant signed it; an update proposes a turn above every state held (at most
+ * MAX_IN_FLIGHT past the supported one), conserves each asset's total, and is countersigned by
+ * the others. Prefund is turn 0, postfund turn 1, and nothing skips the postfund.
  */
 export interface Channel {
   id: Bytes32;
@@ -26,6 +27,11 @@ export interface Channel {
 
 export const PREFUND_TURN = 0;
 export const POSTFUND_TURN = 1;
+/**
+ * How far past the supported turn a running channel's states may go: a proposer may have this
+ * many updates in flight, each signed on its own turn and countersigned in the order received.
+ */
+export const MAX_IN_FLIGHT = 1024;
 
 export function newChannel(prefund: State, me: Address): Channel {
   const myIndex = prefund.participants.indexOf(me);
@@ -112,7 +118,10 @@ function checkProposal(c: Channel, s: State, field: string): void {
   }
   const base = supported.state;
   if (s.turnNum < base.turnNum) fail('unsupported-state', `${field}.turnNum`, `turn ${s.turnNum} is in the past: turn ${base.turnNum} is already supported`);
-  if (s.turnNum > base.turnNum + 1) fail('unsupported-state', `${field}.turnNum`, `turn ${s.turnNum} skips ahead of the supported turn ${base.turnNum}`);
+  // Before the postfund only the next turn (or a close); a running channel may have several
+  // proposals in flight.
+  const window = base.turnNum >= POSTFUND_TURN || s.isFinal ? MAX_IN_FLIGHT : 1;
+  if (s.turnNum > base.turnNum + window) fail('unsupported-state', `${field}.turnNum`, `turn ${s.turnNum} skips ahead of the supported turn ${base.turnNum} by more than ${window}`);
   if (s.turnNum === base.turnNum) return; // a countersignature on the supported state itself
   if (base.isFinal) fail('unsupported-state', `${field}.turnNum`, 'the channel is final: no further states');
   requireOutcomeConserved(base.outcome, s.outcome, `${field}.outcome`);

@@ -3,7 +3,7 @@ import { ErrorCode, type MethodResult, type NotificationName, type NotificationP
 import type { Permissions } from '../store/permissions.ts';
 import { RpcError, userRejected } from './rpc-error.ts';
 import type { CallContext, Handlers } from './server.ts';
-import { type ChannelApi, formatAmount, toWire } from '../channels.ts';
+import { type ChannelApi, assetLabel as labelAsset, formatAmount, toWire } from '../channels.ts';
 import type { Dialogs } from '../ui/connect-dialog.ts';
 import { ChainError } from '../../../engine/src/chain/errors.ts';
 import { EngineError } from '../../../engine/src/engine.ts';
@@ -38,6 +38,8 @@ export interface HandlerDeps {
   useFundingProvider: (address: `0x${string}`, chainId: number) => Promise<void>;
   /** Settles the waiting transaction request `result` answers; false when none is waiting with its id. */
   answerTransactionRequest: (result: TransactionResultParams) => boolean;
+  /** Connects the wallet to a message relay itself (see wallet/src/peers.ts). */
+  useRelay: (relayUrl: string) => Promise<{ address: `0x${string}`; relayOrigin: string }>;
 }
 
 type Permission = MethodResult<'wallet_getPermissions'>[number];
@@ -87,9 +89,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     }
   }
 
-  function assetLabel(asset: string): string {
-    return asset === '0x0000000000000000000000000000000000000000' ? 'ETH' : `${deps.tokenSymbol ?? 'Token'} ${toChecksumAddress(asset as `0x${string}`)}`;
-  }
+  const assetLabel = (asset: `0x${string}`) => labelAsset(asset, deps.tokenSymbol);
 
   function chain(): ChainInfo {
     if (!deps.chain) throw new RpcError(ErrorCode.internalError, 'the wallet has no chain configured');
@@ -196,6 +196,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].relayOrigin: expected a ws(s) or http(s) origin', { field: 'params[0].relayOrigin' });
       }
       return { address: deps.address, signature: deps.signRelayChallenge(relayOrigin, challenge) };
+    },
+    wallet_useRelay: async ([{ relayUrl }]) => {
+      try {
+        return await deps.useRelay(relayUrl);
+      } catch (e) {
+        if (e instanceof TypeError) throw new RpcError(ErrorCode.invalidParams, `invalid params: params[0].relayUrl: ${e.message}`, { field: 'params[0].relayUrl' });
+        throw new RpcError(ErrorCode.internalError, `could not connect to the relay: ${e instanceof Error ? e.message : String(e)}`);
+      }
     },
     channel_receiveMessage: async ([{ from, message }]) => {
       await deps.receivePeerMessage(lower(from), message);

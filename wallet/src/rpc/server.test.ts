@@ -1,3 +1,4 @@
+import { relayOriginOf } from '../../../sdk-client/src/relay.ts';
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { PrivateKey, recoverRelayLogin, signRelayLogin } from '../../../core/src/index.ts';
@@ -37,6 +38,7 @@ function setup(answers: boolean[] = []) {
     notify: (method, params) => server.notify(method, params),
     signRelayChallenge: (relayOrigin, challenge) => signRelayLogin(key, relayOrigin, challenge),
     receivePeerMessage: async () => undefined,
+    useRelay: async (relayUrl) => ({ address: key.address, relayOrigin: relayOriginOf(relayUrl) }),
     channels: fakeChannels(key.address, calls),
     askToFund: async (req) => {
       dialogs.push({ origin: req.origin, address: req.deposit });

@@ -1,4 +1,4 @@
-import { Dexie, type EntityTable } from 'dexie';
+import { Dexie, type EntityTable, type Table } from 'dexie';
 
 /**
  * The wallet's IndexedDB store (Dexie). One database per storage partition: browsers partition
@@ -35,10 +35,24 @@ export interface MetaRecord {
   value: unknown;
 }
 
-/** A channel as the engine keeps it (see core/src/protocol/channel.ts), keyed by its id. */
+type Channel = import('../../../core/src/protocol/channel.ts').Channel;
+
+/**
+ * A channel as the engine keeps it (see core/src/protocol/channel.ts), keyed by its id. Since v3
+ * its signed states live in `channelStates`, one row per turn, so a commit writes only the states
+ * that changed (a running channel may hold dozens of updates in flight); `channel.states` here is
+ * empty.
+ */
 export interface ChannelRecord {
   id: `0x${string}`;
-  channel: import('../../../core/src/protocol/channel.ts').Channel;
+  channel: Channel;
+}
+
+/** One signed state of a channel. */
+export interface ChannelStateRow {
+  channelId: `0x${string}`;
+  turnNum: number;
+  signedState: Channel['states'][number];
 }
 
 export type ObjectiveRecordRow = import('../../../engine/src/store/types.ts').ObjectiveRecord;
@@ -50,6 +64,7 @@ export class WalletDatabase extends Dexie {
   permissions!: EntityTable<PermissionRecord, 'origin'>;
   meta!: EntityTable<MetaRecord, 'key'>;
   channels!: EntityTable<ChannelRecord, 'id'>;
+  channelStates!: Table<ChannelStateRow, [string, number]>;
   objectives!: EntityTable<ObjectiveRecordRow, 'id'>;
 
   constructor(name = DATABASE_NAME, options?: ConstructorParameters<typeof Dexie>[1]) {
@@ -69,6 +84,16 @@ export class WalletDatabase extends Dexie {
       })
       .upgrade(async (tx) => {
         await tx.table('meta').put({ key: 'channels-since', value: Date.now() });
+      });
+    // v3: each signed state in its own row (see ChannelRecord); existing channels are split.
+    this.version(3)
+      .stores({ channelStates: '[channelId+turnNum], channelId' })
+      .upgrade(async (tx) => {
+        const records: ChannelRecord[] = await tx.table('channels').toArray();
+        for (const record of records) {
+          await tx.table('channelStates').bulkPut(record.channel.states.map((signedState) => ({ channelId: record.id, turnNum: signedState.state.turnNum, signedState })));
+          await tx.table('channels').put({ ...record, channel: { ...record.channel, states: [] } });
+        }
       });
   }
 }

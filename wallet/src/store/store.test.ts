@@ -77,14 +77,65 @@ describe('schema migrations', () => {
     v1.close();
     const current = new WalletDatabase(name);
     await current.open();
-    expect(current.verno).toBe(2);
+    expect(current.verno).toBe(3);
     expect(await new Permissions(current).isGranted('http://localhost:5174')).toBe(true);
     expect(await current.channels.count()).toBe(0);
     expect((await current.meta.get('channels-since'))?.value).toEqual(expect.any(Number));
   });
 });
 
+describe('schema migrations (channels)', () => {
+  it('upgrades a version-2 database by moving each signed state into a row of its own', async () => {
+    const name = `migrate-${++n}`;
+    const v2 = new Dexie(name);
+    v2.version(1).stores({ vault: 'id', permissions: 'origin', meta: 'key' });
+    v2.version(2).stores({ channels: 'id', objectives: 'id, status, channelId' });
+    const channel = sampleChannel();
+    const withStates = { ...channel, states: [channel.states[0]!, { ...channel.states[0]!, state: { ...channel.states[0]!.state, turnNum: 1 } }] };
+    await v2.table('channels').put({ id: channel.id, channel: withStates });
+    v2.close();
+    const current = new WalletDatabase(name);
+    await current.open();
+    expect(await current.channelStates.count()).toBe(2);
+    expect(await new DexieStore(current).getChannel(channel.id)).toEqual(withStates);
+  });
+});
+
+function sampleChannel() {
+  const a = Key.random();
+  const b = Key.random();
+  return newChannel(
+    {
+      participants: [a.address, b.address],
+      channelNonce: 1n,
+      appDefinition: '0x00000000000000000000000000000000000000cc',
+      challengeDuration: 60,
+      outcome: [{ asset: '0x0000000000000000000000000000000000000000', assetMetadata: { assetType: 0, metadata: '0x' }, allocations: [{ destination: `0x${'00'.repeat(12)}${a.address.slice(2)}`, amount: 10n ** 30n, allocationType: AllocationType.simple, metadata: '0x' }] }],
+      appData: '0x',
+      turnNum: 0,
+      isFinal: false,
+    },
+    a.address,
+  );
+}
+
 describe('the engine store over Dexie', () => {
+  it('keeps each state in its own row, deletes the ones a channel dropped, and a fresh store reads the same', async () => {
+    const db = freshDb();
+    const store = new DexieStore(db);
+    const c0 = sampleChannel();
+    const at = (turnNum: number) => ({ ...c0.states[0]!, state: { ...c0.states[0]!.state, turnNum } });
+    const s1 = at(1);
+    const c1 = { ...c0, states: [c0.states[0]!, s1] };
+    await store.commit({ channel: c1 });
+    const c2 = { ...c0, states: [s1, at(2), at(3)] };
+    await store.commit({ channel: c2 });
+    expect((await db.channelStates.toArray()).map((r) => r.turnNum)).toEqual([1, 2, 3]);
+    expect(await new DexieStore(db).getChannel(c0.id)).toEqual(c2);
+    expect(await new DexieStore(db).listChannels()).toEqual([c2]);
+  });
+
+
   it('commits a channel and its objective together and reads them back, bigints intact', async () => {
     const db = freshDb();
     const store = new DexieStore(db);

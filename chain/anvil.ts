@@ -16,7 +16,13 @@ export const ANVIL_KEYS = [
   '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a', // 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
   '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6', // 0x90F79bf6EB2c4f870365E785982E1f101E93b906
   '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a', // 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65
+  // [5] is the hub's default key on the local chain (hub/src/service/config.ts): no test or tool
+  // other than the hub uses it, so the hub's nonces are its own.
+  '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba', // 0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc
 ] as const;
+
+/** Index in ANVIL_KEYS of the hub's default key on the local chain. */
+export const ANVIL_HUB_KEY_INDEX = 5;
 
 export const ANVIL_CHAIN_ID = 31337;
 

@@ -1,22 +1,36 @@
 /**
- * The hub's entry: `npm run hub` (or `node --import tsx hub/src/index.ts`). For now it runs the
- * message relay. Environment: HUB_HOST (default 127.0.0.1), HUB_PORT (default 7100) and
- * HUB_PUBLIC_ORIGIN (the origin clients reach the relay at, e.g. wss://relay.example; default
- * ws://HUB_HOST:HUB_PORT — logins are signed for it, so set it behind a proxy or when binding 0.0.0.0).
+ * The hub's entry: `npm run hub` (or `node --import tsx hub/src/index.ts`). Runs the hub service
+ * (hub/src/service): its engine with the hub's key and durable store, and the message relay its
+ * users and its own engine log into. Configuration from the environment and/or a JSON file
+ * (HUB_CONFIG): see hub/README.md. On the local chain (`npm run chain`) nothing needs setting.
  */
-import { startRelay } from './relay/index.ts';
+import { HubConfigError, type HubConfig, describeHub, loadHubConfig, startHub } from './service/index.ts';
 
-const host = process.env.HUB_HOST || '127.0.0.1';
-const port = Number(process.env.HUB_PORT || 7100);
-if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-  console.error(`HUB_PORT must be a port number, got ${JSON.stringify(process.env.HUB_PORT)}`);
-  process.exit(1);
+let config: HubConfig;
+try {
+  config = loadHubConfig();
+} catch (error) {
+  if (!(error instanceof HubConfigError)) throw error;
+  console.error(`hub: configuration error: ${error.message}`);
+  process.exit(2);
 }
 
-const relay = await startRelay({ host, port, publicOrigin: process.env.HUB_PUBLIC_ORIGIN || undefined });
-console.log(`hub relay:  ${relay.url}  (logins are signed for ${relay.origin})`);
-console.log(`hub health: ${relay.healthUrl}`);
-if ((host === '0.0.0.0' || host === '::') && !process.env.HUB_PUBLIC_ORIGIN) {
+const hub = await startHub({
+  key: config.key,
+  chain: config.chain,
+  dataDir: config.dataDir,
+  host: config.host,
+  port: config.port,
+  ...(config.publicOrigin !== undefined && { publicOrigin: config.publicOrigin }),
+  policy: config.policy,
+}).catch((error: unknown) => {
+  const chainFile = config.chainConfigPath === undefined ? '' : ` (chain config ${config.chainConfigPath})`;
+  console.error(`hub: could not start${chainFile}: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
+
+console.log(['', 'Hub is running.', describeHub(hub, config), ''].join('\n'));
+if ((config.host === '0.0.0.0' || config.host === '::') && config.publicOrigin === undefined) {
   console.warn('HUB_HOST listens on every interface: set HUB_PUBLIC_ORIGIN to the origin clients use, or their logins will fail');
 }
 
@@ -25,11 +39,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(1); // a second signal: do not wait
     stopping = true;
-    console.log(`${signal}: closing the relay`);
-    relay.close().then(
+    console.log(`${signal}: stopping the hub`);
+    hub.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error('closing the relay failed', error);
+        console.error('stopping the hub failed', error);
         process.exit(1);
       },
     );

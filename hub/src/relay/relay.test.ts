@@ -299,6 +299,57 @@ describe('bad input', () => {
       await limited.close();
     }
   });
+
+  it('does not rate-limit an unthrottled address (the hub’s own engine), and still limits others', async () => {
+    const hub = PrivateKey.random();
+    const limited = await startRelay({ maxFramesPerSecond: 5, unthrottled: [toChecksumAddress(hub.address)], log: () => {} });
+    try {
+      const h = await RawClient.login(limited.url, limited.origin, hub);
+      for (let i = 0; i < 20; i++) h.send({ type: 'send', to: hub.address, message: `m${i}` });
+      const got = await h.messages(20);
+      expect(got.map((m) => m.message)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+      expect(h.inbox.some((f) => f.type === 'error')).toBe(false);
+      // Before login nobody is exempt: the address is only known once its signature proved it.
+      const other = await RawClient.login(limited.url, limited.origin, PrivateKey.random());
+      for (let i = 0; i < 10; i++) other.send({ type: 'send', to: hub.address, message: `x${i}` });
+      expect(await other.next('error')).toMatchObject({ code: 'rate-limited' });
+      await Promise.all([h.close(), other.close()]);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('routes', () => {
+  it('serves extra JSON routes beside /health, 503 when a handler throws, and refuses reserved paths', async () => {
+    let n = 0;
+    const other = await startRelay({
+      log: () => {},
+      routes: {
+        '/hub/health': async () => ({ status: 'ok', n: ++n }),
+        '/broken': () => {
+          throw new Error('secret detail');
+        },
+      },
+    });
+    try {
+      const base = other.healthUrl;
+      const ok = await fetch(new URL('/hub/health?x=1', base));
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('content-type')).toBe('application/json');
+      expect(await ok.json()).toEqual({ status: 'ok', n: 1 });
+      const broken = await fetch(new URL('/broken', base));
+      expect(broken.status).toBe(503);
+      expect(await broken.text()).not.toContain('secret detail');
+      expect((await fetch(new URL('/hub/health', base), { method: 'POST' })).status).toBe(405);
+      expect((await fetch(base)).status).toBe(200);
+      expect(other.health()).toMatchObject({ status: 'ok', connections: 0 });
+    } finally {
+      await other.close();
+    }
+    await expect(startRelay({ log: () => {}, routes: { '/health': () => ({}) } })).rejects.toThrowError(/routes/);
+    await expect(startRelay({ log: () => {}, routes: { 'hub': () => ({}) } })).rejects.toThrowError(/routes/);
+  });
 });
 
 describe('heartbeat', () => {

@@ -43,6 +43,17 @@ export interface RelayOptions {
   maxBufferedBytes?: number;
   /** Offline queue bounds (defaults: 1 000 messages and 4 MiB per address, 10 minute TTL, 256 MiB in all). */
   queue?: Partial<QueueLimits>;
+  /**
+   * Addresses whose logged-in connections are not rate-limited (`maxFramesPerSecond`): the hub's
+   * own engine, which sends to every user through one connection. Compared lower-case.
+   */
+  unthrottled?: readonly string[];
+  /**
+   * More JSON endpoints on the same HTTP server, by path (e.g. `/hub/health`), answering GET and
+   * HEAD with `200` and what the handler returns (or `503` with `{ error }` if it throws). The
+   * handler must return nothing secret: the answer is served to anyone, with CORS `*`.
+   */
+  routes?: Readonly<Record<string, () => unknown>>;
 }
 
 export interface Relay {
@@ -54,6 +65,8 @@ export interface Relay {
   port: number;
   /** `http://<host>:<port>/health`. */
   healthUrl: string;
+  /** What `/health` answers. */
+  health(): RelayHealth;
   /**
    * Closes every connection logged in as `address` (close code 4005), e.g. to kick a client;
    * returns how many. The clients may reconnect and log in again.
@@ -125,6 +138,11 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
   const maxBufferedBytes = options.maxBufferedBytes ?? 64 * 1024 * 1024;
   // Checked before listening, so a bad origin fails fast.
   const configuredOrigin = options.publicOrigin === undefined ? undefined : relayOriginOf(options.publicOrigin);
+  const unthrottled = new Set((options.unthrottled ?? []).map((a) => a.toLowerCase()));
+  const routes = new Map(Object.entries(options.routes ?? {}));
+  for (const path of routes.keys()) {
+    if (!path.startsWith('/') || path === HEALTH_PATH || path === RELAY_PATH) throw new TypeError(`routes: ${JSON.stringify(path)} must be a path starting with "/", other than ${HEALTH_PATH} and ${RELAY_PATH}`);
+  }
 
   const startedAt = Date.now();
   const queue = new OfflineQueue(options.queue);
@@ -137,13 +155,30 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown) => {
+    const reply = (status: number, text: string) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': '*' });
-      res.end(JSON.stringify(body));
+      res.end(text);
     };
+    const json = (status: number, body: unknown) => reply(status, JSON.stringify(body));
+    const route = path === undefined ? undefined : routes.get(path);
     if (path === HEALTH_PATH) {
       if (req.method === 'GET' || req.method === 'HEAD') json(200, health());
       else json(405, { error: 'method not allowed' });
+    } else if (route) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        json(405, { error: 'method not allowed' });
+        return;
+      }
+      Promise.resolve()
+        .then(route)
+        .then((body) => JSON.stringify(body))
+        .then(
+          (text) => reply(200, text),
+          (error: unknown) => {
+            log('route-error', { path, error: (error as Error | undefined)?.name ?? 'unknown' });
+            json(503, { error: 'unavailable' });
+          },
+        );
     } else {
       json(404, { error: 'not found' });
     }
@@ -219,7 +254,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
       conn.frames = 0;
     }
     conn.frames++;
-    if (conn.frames > maxFramesPerSecond) {
+    if (conn.frames > maxFramesPerSecond && !(conn.address !== undefined && unthrottled.has(conn.address))) {
       // One answer (and one log line) per second of flooding; the rest are dropped silently.
       if (conn.frames === maxFramesPerSecond + 1) reject(conn, 'rate-limited', `more than ${maxFramesPerSecond} frames in a second; frames are dropped until the next second`);
       return;
@@ -373,5 +408,5 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
   };
 
   log('listening', { url: `${origin}${RELAY_PATH}`, health: `http://${httpHost}:${port}${HEALTH_PATH}` });
-  return { url: `${origin}${RELAY_PATH}`, origin, port, healthUrl: `http://${httpHost}:${port}${HEALTH_PATH}`, disconnect, close };
+  return { url: `${origin}${RELAY_PATH}`, origin, port, healthUrl: `http://${httpHost}:${port}${HEALTH_PATH}`, health, disconnect, close };
 }

@@ -78,9 +78,23 @@ export function channelIdBytes(f: FixedPart): Uint8Array {
   return keccak256(encodeFixedPart(f));
 }
 
+/**
+ * The last id computed for a participants array (states derived by spreading share theirs), with
+ * the fields it was computed from: a hit is re-checked field by field, so a changed fixed part
+ * is never answered from the memo.
+ */
+const idMemo = new WeakMap<readonly string[], { parts: string; nonce: bigint; app: string; duration: number; id: Bytes32 }>();
+
 /** The channel id: keccak256 of the encoded fixed part. */
 export function channelId(f: FixedPart): Bytes32 {
-  return bytesToHex(channelIdBytes(f));
+  const p = f.participants;
+  if (!Array.isArray(p)) return bytesToHex(channelIdBytes(f));
+  const parts = p.join();
+  const m = idMemo.get(p);
+  if (m && m.parts === parts && m.nonce === f.channelNonce && m.app === f.appDefinition && m.duration === f.challengeDuration) return m.id;
+  const id = bytesToHex(channelIdBytes(f));
+  idMemo.set(p, { parts, nonce: f.channelNonce, app: f.appDefinition, duration: f.challengeDuration, id });
+  return id;
 }
 
 /**

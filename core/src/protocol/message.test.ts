@@ -3,6 +3,7 @@ import { CoreError } from '../errors.ts';
 import { PrivateKey } from '../signature.ts';
 import { runningLedger, signedBy, virtualPrefund } from '../testing/virtual-fixture.ts';
 import { channelId } from '../state.ts';
+import { signVoucher } from '../voucher.ts';
 import type { LedgerProposal } from './ledger.ts';
 import { type LedgerPayload, type ProtocolMessage, objectiveIds, parseLedgerPayload, parseMessage, serializeMessage } from './message.ts';
 
@@ -134,5 +135,28 @@ describe('protocol messages', () => {
     const json = JSON.parse(serializeMessage({ from, to, payloads: [{ type: 'state', objectiveId: objectiveIds.virtualFunding(channelId(v)), signedState: signedBy(v, hub) }] }));
     json.payloads[0].objectiveId = `VirtualTeleport-${channelId(v)}`;
     expect(refused(() => parseMessage(JSON.stringify(json), { from, to }))).toMatchObject({ field: 'message.payloads[0].objectiveId' });
+  });
+
+  it('round-trips vouchers beside the payloads and refuses malformed ones, naming the field', () => {
+    const vouchers = [signVoucher(target, 5n, alice), signVoucher(target, 2n ** 200n, alice)];
+    const m: ProtocolMessage = { from, to, payloads: [], vouchers };
+    expect(parseMessage(serializeMessage(m), { from, to })).toEqual(m);
+    expect(serializeMessage({ from, to, payloads: [], vouchers: [] })).not.toMatch(/vouchers/);
+    const mutated = (f: (v: Record<string, unknown>) => unknown) => {
+      const json = JSON.parse(serializeMessage(m));
+      json.vouchers[0] = f(json.vouchers[0]);
+      return JSON.stringify(json);
+    };
+    const cases: [(v: Record<string, unknown>) => unknown, string, string][] = [
+      [() => 7, 'message.vouchers[0]', 'invalid-type'],
+      [(v) => ({ ...v, extra: 1 }), 'message.vouchers[0].extra', 'invalid-type'],
+      [(v) => ({ ...v, amount: '-0x1' }), 'message.vouchers[0].amount', 'out-of-range'],
+      [(v) => ({ ...v, channelId: '0x12' }), 'message.vouchers[0].channelId', 'invalid-length'],
+      [(v) => ({ ...v, signature: { v: 30, r: sig.r, s: sig.s } }), 'message.vouchers[0].signature.v', 'invalid-signature'],
+    ];
+    for (const [mutate, field, code] of cases) expect(refused(() => parseMessage(mutated(mutate), { from, to })), field).toMatchObject({ field, code });
+    const many = JSON.parse(serializeMessage(m));
+    many.vouchers = Array.from({ length: 257 }, () => many.vouchers[0]);
+    expect(refused(() => parseMessage(JSON.stringify(many), { from, to }))).toMatchObject({ field: 'message.vouchers', code: 'out-of-range' });
   });
 });

@@ -2,6 +2,7 @@ import { fail } from '../errors.ts';
 import { type Address, type Bytes32, MAX_UINT48, parseAddress, parseArray, parseBytes32, parseObject, parseSafeUint, parseUint, quantityToHex } from '../hex.ts';
 import { type SignatureJSON, parseSignature, signatureToJSON } from '../signature.ts';
 import { type SignedState, type SignedStateJSON, parseSignedState, signedStateToJSON } from '../signed-state.ts';
+import { type Voucher, type VoucherJSON, voucherToJSON } from '../voucher.ts';
 import type { Countersignature, LedgerChange, LedgerProposal } from './ledger.ts';
 
 /**
@@ -26,6 +27,12 @@ export interface ProtocolMessage {
   payloads: Payload[];
   /** Ledger proposals and countersignatures, if any. */
   ledger?: LedgerPayload[];
+  /**
+   * Vouchers of virtual payment channels, if any: from the payer, payments (cumulative, in the
+   * order paid); from the payee, the largest it has stored, as its acknowledgement. They belong to
+   * a channel, not an objective; the receiver checks the sender's role in that channel.
+   */
+  vouchers?: Voucher[];
 }
 
 export const MAX_MESSAGE_BYTES = 1 << 20;
@@ -64,8 +71,20 @@ export function serializeMessage(m: ProtocolMessage): string {
   const payloads: PayloadJSON[] = m.payloads.map((p) =>
     p.type === 'state' ? { type: 'state', objectiveId: p.objectiveId, signedState: signedStateToJSON(p.signedState) } : p,
   );
-  if (m.ledger && m.ledger.length > 0) return JSON.stringify({ v: 1, from: m.from, to: m.to, payloads, ledger: m.ledger.map(ledgerPayloadToJSON) });
-  return JSON.stringify({ v: 1, from: m.from, to: m.to, payloads });
+  const out: { v: 1; from: Address; to: Address; payloads: PayloadJSON[]; ledger?: LedgerPayloadJSON[]; vouchers?: VoucherJSON[] } = { v: 1, from: m.from, to: m.to, payloads };
+  if (m.ledger && m.ledger.length > 0) out.ledger = m.ledger.map(ledgerPayloadToJSON);
+  if (m.vouchers && m.vouchers.length > 0) out.vouchers = m.vouchers.map(voucherToJSON);
+  return JSON.stringify(out);
+}
+
+/** Parses one voucher of a message strictly (unknown fields refused). Its signature is checked against the payer when it is applied. */
+export function parseMessageVoucher(value: unknown, field = 'voucher'): Voucher {
+  const o = parseStrictObject(value, field, ['channelId', 'amount', 'signature']);
+  return {
+    channelId: parseBytes32(o.channelId, `${field}.channelId`),
+    amount: parseUint(o.amount, `${field}.amount`),
+    signature: parseSignature(o.signature, `${field}.signature`),
+  };
 }
 
 /** Strict objects: a field we do not know is an error, not ignored. */
@@ -183,11 +202,18 @@ export function parseMessage(text: string, expected: { from: Address; to: Addres
     }
     fail('invalid-type', `${f}.type`, 'unknown payload type');
   });
-  if (o.ledger === undefined) return { from, to, payloads };
-  const ledgerList = parseArray(o.ledger, 'message.ledger');
-  if (ledgerList.length > MAX_PAYLOADS) fail('out-of-range', 'message.ledger', `more than ${MAX_PAYLOADS} ledger payloads`);
-  const ledger = ledgerList.map((p, i) => parseLedgerPayload(p, `message.ledger[${i}]`));
-  return { from, to, payloads, ledger };
+  const message: ProtocolMessage = { from, to, payloads };
+  if (o.ledger !== undefined) {
+    const ledgerList = parseArray(o.ledger, 'message.ledger');
+    if (ledgerList.length > MAX_PAYLOADS) fail('out-of-range', 'message.ledger', `more than ${MAX_PAYLOADS} ledger payloads`);
+    message.ledger = ledgerList.map((p, i) => parseLedgerPayload(p, `message.ledger[${i}]`));
+  }
+  if (o.vouchers !== undefined) {
+    const voucherList = parseArray(o.vouchers, 'message.vouchers');
+    if (voucherList.length > MAX_PAYLOADS) fail('out-of-range', 'message.vouchers', `more than ${MAX_PAYLOADS} vouchers`);
+    message.vouchers = voucherList.map((v, i) => parseMessageVoucher(v, `message.vouchers[${i}]`));
+  }
+  return message;
 }
 
 export const objectiveIds = {

@@ -4,7 +4,7 @@
  * Deterministic: the same arguments give structurally equal records. No test framework here, so
  * scripts can use it too.
  */
-import type { Address, Bytes32 } from '../../../core/src/index.ts';
+import type { Address, Bytes32, Voucher } from '../../../core/src/index.ts';
 import type { Channel } from '../../../core/src/protocol/channel.ts';
 import type { ObjectiveRecord, ObjectiveStatus } from './types.ts';
 
@@ -71,4 +71,9 @@ export function exampleObjective(channel: Channel, status: ObjectiveStatus = 'ac
     },
     updatedAt: 1_700_000_000_000 + n,
   };
+}
+
+/** A voucher for virtual channel `n` (an amount above 2^64 by default); the signature is shaped right but not real. */
+export function exampleVoucher(n: number, amount: bigint = 98_765_432_109_876_543_210_987n + BigInt(n)): Voucher {
+  return { channelId: hex32(0x7a0000 + n), amount, signature: { v: (27 + (n % 2)) as 27 | 28, r: hex32(n * 13 + 3), s: hex32(n * 17 + 5) } };
 }

@@ -1,11 +1,12 @@
-import type { Bytes32 } from '../../../core/src/index.ts';
+import type { Bytes32, Voucher } from '../../../core/src/index.ts';
 import type { Channel } from '../../../core/src/protocol/channel.ts';
-import type { ObjectiveRecord, Store } from './types.ts';
+import type { ObjectiveRecord, Store, StoreChanges } from './types.ts';
 
 /** A Store in memory (structured clones in and out, as a real store would give). For tests and tools. */
 export class MemoryStore implements Store {
   readonly channels = new Map<Bytes32, Channel>();
   readonly objectives = new Map<string, ObjectiveRecord>();
+  readonly vouchers = new Map<Bytes32, Voucher>();
   commits = 0;
 
   async getChannel(id: Bytes32) {
@@ -22,9 +23,14 @@ export class MemoryStore implements Store {
   async activeObjectives() {
     return [...this.objectives.values()].filter((o) => o.status === 'active').map((o) => structuredClone(o));
   }
-  async commit(changes: { channel?: Channel; objective?: ObjectiveRecord }) {
+  async getVoucher(channelId: Bytes32) {
+    const v = this.vouchers.get(channelId);
+    return v && structuredClone(v);
+  }
+  async commit(changes: StoreChanges) {
     if (changes.channel) this.channels.set(changes.channel.id, structuredClone(changes.channel));
     if (changes.objective) this.objectives.set(changes.objective.id, structuredClone(changes.objective));
+    if (changes.voucher) this.vouchers.set(changes.voucher.channelId, structuredClone(changes.voucher));
     this.commits++;
   }
 }

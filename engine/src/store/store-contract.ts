@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Bytes32 } from '../../../core/src/index.ts';
-import { exampleChannel, exampleObjective } from './examples.ts';
+import { exampleChannel, exampleObjective, exampleVoucher } from './examples.ts';
 import type { ObjectiveStatus, Store } from './types.ts';
 
-export { exampleChannel, exampleObjective } from './examples.ts';
+export { exampleChannel, exampleObjective, exampleVoucher } from './examples.ts';
 
 export interface StoreFixture {
   store: Store;
@@ -36,6 +36,7 @@ export function describeStoreContract(name: string, make: () => StoreFixture | P
       withStore(async ({ store }) => {
         expect(await store.getChannel(`0x${'de'.repeat(32)}` as Bytes32)).toBeUndefined();
         expect(await store.getObjective('DirectFunding-unknown')).toBeUndefined();
+        expect(await store.getVoucher(`0x${'de'.repeat(32)}` as Bytes32)).toBeUndefined();
         expect(await store.listChannels()).toEqual([]);
         expect(await store.activeObjectives()).toEqual([]);
       }));
@@ -133,13 +134,37 @@ export function describeStoreContract(name: string, make: () => StoreFixture | P
         expect(await store.activeObjectives()).toHaveLength(n);
       }));
 
+    it('keeps the latest voucher per channel, alone or in one commit with a channel and an objective', () =>
+      withStore(async ({ store }) => {
+        const first = exampleVoucher(1, 5n);
+        await store.commit({ voucher: first });
+        expect(await store.getVoucher(first.channelId)).toStrictEqual(first);
+        const larger = exampleVoucher(1);
+        const channel = exampleChannel(40);
+        await store.commit({ channel, objective: exampleObjective(channel), voucher: larger });
+        const read = await store.getVoucher(larger.channelId);
+        expect(read).toStrictEqual(larger);
+        expect(typeof read!.amount).toBe('bigint');
+        expect(await store.getChannel(channel.id)).toStrictEqual(channel);
+        // Another channel's voucher is its own record; changing what was committed or read changes nothing stored.
+        const other = exampleVoucher(2);
+        await store.commit({ voucher: other });
+        other.amount = 0n;
+        read!.signature.r = `0x${'00'.repeat(32)}`;
+        expect(await store.getVoucher(exampleVoucher(2).channelId)).toStrictEqual(exampleVoucher(2));
+        expect(await store.getVoucher(larger.channelId)).toStrictEqual(exampleVoucher(1));
+      }));
+
     it('holds everything across a reopen (durable stores)', () =>
       withStore(async ({ store, reopen }) => {
         if (!reopen) return; // a memory store has nothing to reopen
         const channels = [30, 31].map((n) => exampleChannel(n));
         await store.commit({ channel: channels[0], objective: exampleObjective(channels[0]!) });
         await store.commit({ channel: channels[1], objective: exampleObjective(channels[1]!, 'done') });
+        await store.commit({ voucher: exampleVoucher(3, 7n) });
+        await store.commit({ voucher: exampleVoucher(3) });
         const again = await reopen();
+        expect(await again.getVoucher(exampleVoucher(3).channelId)).toStrictEqual(exampleVoucher(3));
         expect(await again.getChannel(channels[0]!.id)).toStrictEqual(channels[0]);
         expect((await again.listChannels()).length).toBe(2);
         expect(await again.activeObjectives()).toStrictEqual([exampleObjective(channels[0]!)]);

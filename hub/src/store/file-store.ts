@@ -4,16 +4,17 @@
  * compaction, every record also in memory. No native code: plain files and `fdatasync`.
  *
  * Channels live in table `channel` (by channel id), objectives in table `objective` (by objective
- * id). Other record kinds (vouchers, ledger channels) are new tables on the same `records` log:
- * no format change, and a commit may span tables.
+ * id), and each virtual payment channel's latest voucher in table `voucher` (by channel id). Other
+ * record kinds are new tables on the same `records` log: no format change, and a commit may span
+ * tables.
  *
  * Reads and commits copy, as `MemoryStore` does: a caller can neither change a stored record
  * through a value it read nor through one it committed (a commit encodes the value at once; a
  * read decodes a fresh one).
  */
-import type { Bytes32 } from '../../../core/src/index.ts';
+import type { Bytes32, Voucher } from '../../../core/src/index.ts';
 import type { Channel } from '../../../core/src/protocol/channel.ts';
-import type { ObjectiveRecord, Store } from '../../../engine/src/store/types.ts';
+import type { ObjectiveRecord, Store, StoreChanges } from '../../../engine/src/store/types.ts';
 import { type RecordLogOptions, type RecordOp, RecordLog } from './record-log.ts';
 
 export { StoreCorruptError, StoreClosedError, type RecordOp, type RecoveryReport, type StoreLog } from './record-log.ts';
@@ -22,6 +23,7 @@ export { StoreLockedError } from './lock.ts';
 
 export const CHANNEL_TABLE = 'channel';
 export const OBJECTIVE_TABLE = 'objective';
+export const VOUCHER_TABLE = 'voucher';
 
 export type FileStoreOptions = Omit<RecordLogOptions, 'onApply'>;
 
@@ -78,8 +80,12 @@ export class FileStore implements Store {
     return [...this.active].map((id) => this.records.get(OBJECTIVE_TABLE, id) as ObjectiveRecord);
   }
 
-  /** The channel and the objective in one transaction; resolves once both are on disk. */
-  commit(changes: { channel?: Channel; objective?: ObjectiveRecord }): Promise<void> {
+  async getVoucher(channelId: Bytes32): Promise<Voucher | undefined> {
+    return this.records.get(VOUCHER_TABLE, channelId) as Voucher | undefined;
+  }
+
+  /** The channel, the objective and the voucher in one transaction; resolves once all are on disk. */
+  commit(changes: StoreChanges): Promise<void> {
     const ops: RecordOp[] = [];
     if (changes.channel) {
       if (typeof changes.channel.id !== 'string') return Promise.reject(new TypeError('commit: the channel has no id'));
@@ -88,6 +94,10 @@ export class FileStore implements Store {
     if (changes.objective) {
       if (typeof changes.objective.id !== 'string') return Promise.reject(new TypeError('commit: the objective has no id'));
       ops.push({ table: OBJECTIVE_TABLE, id: changes.objective.id, value: changes.objective });
+    }
+    if (changes.voucher) {
+      if (typeof changes.voucher.channelId !== 'string') return Promise.reject(new TypeError('commit: the voucher has no channel id'));
+      ops.push({ table: VOUCHER_TABLE, id: changes.voucher.channelId, value: changes.voucher });
     }
     return this.records.commit(ops);
   }

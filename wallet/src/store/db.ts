@@ -57,6 +57,9 @@ export interface ChannelStateRow {
 
 export type ObjectiveRecordRow = import('../../../engine/src/store/types.ts').ObjectiveRecord;
 
+/** The latest voucher of a virtual payment channel (since v4), keyed by its channel id: the voucher itself. */
+export type VoucherRow = import('../../../core/src/voucher.ts').Voucher;
+
 export const DATABASE_NAME = 'channel-wallet';
 
 export class WalletDatabase extends Dexie {
@@ -66,6 +69,7 @@ export class WalletDatabase extends Dexie {
   channels!: EntityTable<ChannelRecord, 'id'>;
   channelStates!: Table<ChannelStateRow, [string, number]>;
   objectives!: EntityTable<ObjectiveRecordRow, 'id'>;
+  vouchers!: EntityTable<VoucherRow, 'channelId'>;
 
   constructor(name = DATABASE_NAME, options?: ConstructorParameters<typeof Dexie>[1]) {
     super(name, options);
@@ -95,6 +99,9 @@ export class WalletDatabase extends Dexie {
           await tx.table('channels').put({ ...record, channel: { ...record.channel, states: [] } });
         }
       });
+    // v4: the latest voucher of each virtual payment channel (one row per channel, replaced as
+    // payments are made or received). A new table: nothing to migrate.
+    this.version(4).stores({ vouchers: 'channelId' });
   }
 }
 

@@ -1,7 +1,7 @@
-import type { Bytes32 } from '../../../core/src/index.ts';
+import type { Bytes32, Voucher } from '../../../core/src/index.ts';
 import type { Channel } from '../../../core/src/protocol/channel.ts';
 import type { SignedState } from '../../../core/src/signed-state.ts';
-import type { ObjectiveRecord, Store } from '../../../engine/src/store/types.ts';
+import type { ObjectiveRecord, Store, StoreChanges } from '../../../engine/src/store/types.ts';
 import type { ChannelRecord, ChannelStateRow, WalletDatabase } from './db.ts';
 
 /**
@@ -9,6 +9,7 @@ import type { ChannelRecord, ChannelStateRow, WalletDatabase } from './db.ts';
  * transaction. A channel's signed states are rows of their own; a commit writes the states that
  * are new since this store last wrote or read the channel (the core never mutates a signed state,
  * so an unchanged state is the same object) and deletes the turns the channel no longer holds.
+ * A virtual channel's latest voucher is one row of `vouchers`, replaced in place.
  */
 export class DexieStore implements Store {
   /** The states of each channel as last written or read, by turn. */
@@ -44,8 +45,12 @@ export class DexieStore implements Store {
     return this.db.objectives.where('status').equals('active').toArray();
   }
 
-  async commit(changes: { channel?: Channel; objective?: ObjectiveRecord }): Promise<void> {
-    const { channel, objective } = changes;
+  async getVoucher(channelId: Bytes32): Promise<Voucher | undefined> {
+    return this.db.vouchers.get(channelId);
+  }
+
+  async commit(changes: StoreChanges): Promise<void> {
+    const { channel, objective, voucher } = changes;
     let known: Map<number, SignedState> | undefined;
     let put: ChannelStateRow[] = [];
     let gone: [string, number][] = [];
@@ -57,16 +62,18 @@ export class DexieStore implements Store {
       gone = [...known.keys()].filter((t) => !now.has(t)).map((t) => [channel.id, t]);
     }
     const isNew = channel !== undefined && !(await this.hasHeader(channel.id));
-    if (channel && !isNew && !objective) {
-      // The hot path (a channel update): one IndexedDB transaction on the states alone, without
-      // Dexie's transaction machinery, which costs more than the write itself.
-      await this.writeStates(put, gone);
+    if (!isNew && !objective) {
+      // The hot paths (a channel update, a payment): one IndexedDB transaction on the states and
+      // the voucher alone, without Dexie's transaction machinery, which costs more than the write.
+      if (!this.db.isOpen()) await this.db.open();
+      await this.writeRows(put, gone, voucher);
     } else {
-      await this.db.transaction('rw', [this.db.channels, this.db.channelStates, this.db.objectives], async () => {
+      await this.db.transaction('rw', [this.db.channels, this.db.channelStates, this.db.objectives, this.db.vouchers], async () => {
         if (channel && isNew) await this.db.channels.put({ id: channel.id, channel: { ...channel, states: [] } });
         if (put.length) await this.db.channelStates.bulkPut(put);
         if (gone.length) await this.db.channelStates.bulkDelete(gone);
         if (objective) await this.db.objectives.put(objective);
+        if (voucher) await this.db.vouchers.put(voucher);
       });
     }
     if (channel) {
@@ -75,12 +82,17 @@ export class DexieStore implements Store {
     }
   }
 
-  private writeStates(put: ChannelStateRow[], gone: [string, number][]): Promise<void> {
+  private writeRows(put: ChannelStateRow[], gone: [string, number][], voucher: Voucher | undefined): Promise<void> {
+    if (!put.length && !gone.length && !voucher) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const tx = this.db.backendDB().transaction('channelStates', 'readwrite');
-      const table = tx.objectStore('channelStates');
-      for (const row of put) table.put(row);
-      for (const key of gone) table.delete(key);
+      const stores = [...(put.length || gone.length ? ['channelStates'] : []), ...(voucher ? ['vouchers'] : [])];
+      const tx = this.db.backendDB().transaction(stores, 'readwrite');
+      if (put.length || gone.length) {
+        const table = tx.objectStore('channelStates');
+        for (const row of put) table.put(row);
+        for (const key of gone) table.delete(key);
+      }
+      if (voucher) tx.objectStore('vouchers').put(voucher);
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(tx.error ?? new Error('the channel store transaction failed'));
       tx.onabort = () => reject(tx.error ?? new Error('the channel store transaction was aborted'));

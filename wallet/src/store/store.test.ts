@@ -66,6 +66,7 @@ import { Dexie } from 'dexie';
 import { DexieStore } from './dexie-store.ts';
 import { newChannel } from '../../../core/src/protocol/channel.ts';
 import { AllocationType, PrivateKey as Key } from '../../../core/src/index.ts';
+import { describeStoreContract, exampleVoucher } from '../../../engine/src/store/store-contract.ts';
 
 describe('schema migrations', () => {
   it('upgrades a version-1 database to the current one, keeping its key and permissions', async () => {
@@ -77,7 +78,7 @@ describe('schema migrations', () => {
     v1.close();
     const current = new WalletDatabase(name);
     await current.open();
-    expect(current.verno).toBe(3);
+    expect(current.verno).toBe(4);
     expect(await new Permissions(current).isGranted('http://localhost:5174')).toBe(true);
     expect(await current.channels.count()).toBe(0);
     expect((await current.meta.get('channels-since'))?.value).toEqual(expect.any(Number));
@@ -100,6 +101,36 @@ describe('schema migrations (channels)', () => {
     expect(await new DexieStore(current).getChannel(channel.id)).toEqual(withStates);
   });
 });
+
+describe('schema migrations (vouchers)', () => {
+  it('upgrades a version-3 database with an empty voucher table, keeping its channels, objectives and permissions', async () => {
+    const name = `migrate-${++n}`;
+    const v3 = new Dexie(name);
+    v3.version(1).stores({ vault: 'id', permissions: 'origin', meta: 'key' });
+    v3.version(2).stores({ channels: 'id', objectives: 'id, status, channelId' });
+    v3.version(3).stores({ channelStates: '[channelId+turnNum], channelId' });
+    const channel = sampleChannel();
+    await v3.table('channels').put({ id: channel.id, channel: { ...channel, states: [] } });
+    await v3.table('channelStates').put({ channelId: channel.id, turnNum: 0, signedState: channel.states[0] });
+    await v3.table('objectives').put({ id: `DirectFunding-${channel.id}`, type: 'DirectFunding', channelId: channel.id, status: 'active', snapshot: { context: { held: 5n } }, updatedAt: 1 });
+    await v3.table('permissions').put({ origin: 'http://localhost:5174', granted: true, date: 1 });
+    v3.close();
+    const current = new WalletDatabase(name);
+    await current.open();
+    expect(current.verno).toBe(4);
+    expect(await current.vouchers.count()).toBe(0);
+    const store = new DexieStore(current);
+    expect(await store.getChannel(channel.id)).toEqual(channel);
+    expect((await store.activeObjectives()).map((o) => o.id)).toEqual([`DirectFunding-${channel.id}`]);
+    expect(await new Permissions(current).isGranted('http://localhost:5174')).toBe(true);
+    // The new table takes vouchers at once.
+    const voucher = exampleVoucher(1);
+    await store.commit({ voucher });
+    expect(await new DexieStore(new WalletDatabase(name)).getVoucher(voucher.channelId)).toEqual(voucher);
+  });
+});
+
+describeStoreContract('DexieStore', () => ({ store: new DexieStore(freshDb()) }));
 
 function sampleChannel() {
   const a = Key.random();

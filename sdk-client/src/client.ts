@@ -207,6 +207,38 @@ class Client implements WalletClient {
     return this.request({ method: 'wallet_signRelayChallenge', params: [request] }, options);
   }
 
+  requestBudget(request: MethodParams<'budget_request'>[0], options?: RequestOptions): Promise<MethodResult<'budget_request'>> {
+    return this.request({ method: 'budget_request', params: [request] }, options);
+  }
+
+  getBudget(request: MethodParams<'budget_get'>[0], options?: RequestOptions): Promise<MethodResult<'budget_get'>> {
+    return this.request({ method: 'budget_get', params: [request] }, options);
+  }
+
+  closeBudget(request: MethodParams<'budget_close'>[0], options?: RequestOptions): Promise<MethodResult<'budget_close'>> {
+    return this.request({ method: 'budget_close', params: [request] }, options);
+  }
+
+  createVirtualChannel(request: MethodParams<'virtual_create'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_create'>> {
+    return this.request({ method: 'virtual_create', params: [request] }, options);
+  }
+
+  pay(request: MethodParams<'virtual_pay'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_pay'>> {
+    return this.request({ method: 'virtual_pay', params: [request] }, options);
+  }
+
+  closeVirtualChannel(request: MethodParams<'virtual_close'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_close'>> {
+    return this.request({ method: 'virtual_close', params: [request] }, options);
+  }
+
+  getVirtualChannel(request: MethodParams<'virtual_get'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_get'>> {
+    return this.request({ method: 'virtual_get', params: [request] }, options);
+  }
+
+  listVirtualChannels(options?: RequestOptions): Promise<MethodResult<'virtual_list'>> {
+    return this.request({ method: 'virtual_list' }, options);
+  }
+
   /** Has the wallet connect to a message relay itself (see `connectRelay` for the page-carried alternative). */
   useRelay(request: MethodParams<'wallet_useRelay'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_useRelay'>> {
     return this.request({ method: 'wallet_useRelay', params: [request] }, options);

@@ -75,6 +75,38 @@ export const ChannelSummary = s.object({
   challengeDuration: s.number({ integer: true, min: 0 }),
 });
 
+/** A budget with a hub: the ledger channel this wallet shares with it. Amounts in wei (ETH). */
+export const Budget = s.object({
+  hub: s.address(),
+  ledgerId: s.bytes32(),
+  asset: s.address(),
+  /** What this wallet can still lock in new virtual channels (pay with). */
+  send: s.quantity(),
+  /** What the hub can still lock toward this wallet (be paid with). */
+  receive: s.quantity(),
+  /** What is locked in guarantees for open virtual channels. */
+  locked: s.quantity(),
+  /** funding | running | closing | closed | failed */
+  status: s.string({ maxLength: 64 }),
+});
+
+/** A virtual payment channel through a hub. */
+export const VirtualChannel = s.object({
+  channelId: s.bytes32(),
+  payer: s.address(),
+  payee: s.address(),
+  hub: s.address(),
+  /** What the payer locked (the most that can be paid). */
+  amount: s.quantity(),
+  /** Paid so far (the largest voucher). */
+  paid: s.quantity(),
+  /** funding | running | closing | closed | failed */
+  status: s.string({ maxLength: 64 }),
+});
+
+const VirtualRef = s.object({ channelId: s.bytes32() });
+const HubRef = s.object({ hub: s.address() });
+
 export const ObjectiveProgress = s.object(
   {
     objectiveId: s.string({ maxLength: 128 }),
@@ -231,6 +263,77 @@ export const methods = {
     description:
       "Proves the wallet's address to a message relay: signs the relay's challenge under a relay-login domain that cannot be mistaken for a state or a voucher.",
   },
+  budget_request: {
+    params: s.tuple(
+      s.object(
+        {
+          hub: s.address(),
+          /** ETH only (the zero address) for now. */
+          asset: s.address(),
+          /** What this wallet deposits: the most it can pay through the hub at once. */
+          sendAmount: s.quantity(),
+          /** What the hub deposits: the most this wallet can be paid at once. */
+          receiveAmount: s.quantity(),
+          challengeDuration: s.number({ integer: true, min: 60, max: 31_536_000 }),
+        },
+        ['challengeDuration'],
+      ),
+    ),
+    result: Budget,
+    access: 'permitted',
+    interactive: true,
+    description:
+      'Asks the user to approve a budget with a hub: the wallet opens a ledger channel with it and both deposit (in turn). Resolves once it is funded. Virtual channels within the budget then open with no further prompt and no on-chain transaction.',
+  },
+  budget_get: {
+    params: s.tuple(HubRef),
+    result: Budget,
+    access: 'permitted',
+    interactive: false,
+    description: "The budget with a hub: what can still be sent and received, and what is locked. -32010 if there is none.",
+  },
+  budget_close: {
+    params: s.tuple(HubRef),
+    result: Budget,
+    access: 'permitted',
+    interactive: true,
+    description: 'Asks the user to close the budget with a hub and withdraw everything in one step (a cooperative close of the ledger channel). Refused while virtual channels are open on it.',
+  },
+  virtual_create: {
+    params: s.tuple(s.object({ payee: s.address(), hub: s.address(), amount: s.quantity() })),
+    result: VirtualChannel,
+    access: 'permitted',
+    interactive: false,
+    description: 'Opens a virtual payment channel to a payee through a hub, within the approved budget: no prompt and no on-chain transaction. Resolves once it is funded.',
+  },
+  virtual_pay: {
+    params: s.tuple(s.object({ channelId: s.bytes32(), amount: s.quantity() })),
+    result: s.object({ channelId: s.bytes32(), paid: s.quantity() }),
+    access: 'permitted',
+    interactive: false,
+    description: 'Pays `amount` more to the payee: one voucher (cumulative), stored by this wallet before it is sent. Resolves with the total paid.',
+  },
+  virtual_close: {
+    params: s.tuple(VirtualRef),
+    result: VirtualChannel,
+    access: 'permitted',
+    interactive: false,
+    description: "Closes a virtual channel (payer or payee): the final state from the largest voucher, then both ledgers credit payer and payee. No on-chain transaction. Resolves once this wallet's ledger is updated.",
+  },
+  virtual_get: {
+    params: s.tuple(VirtualRef),
+    result: VirtualChannel,
+    access: 'permitted',
+    interactive: false,
+    description: 'One virtual channel. -32010 if this wallet is not in it.',
+  },
+  virtual_list: {
+    params: s.tuple(),
+    result: s.array(VirtualChannel, 10_000),
+    access: 'permitted',
+    interactive: false,
+    description: 'The virtual channels this wallet is in.',
+  },
   wallet_useRelay: {
     params: s.tuple(s.object({ relayUrl: s.string({ maxLength: 2048 }) })),
     result: s.object({ address: s.address(), relayOrigin: s.string({ maxLength: 2048 }) }),
@@ -304,6 +407,12 @@ export const notifications = {
   channel_proposed: ChannelSummary,
   /** Progress of an objective (funding, update, close), e.g. waiting for the counterparty's deposit. */
   objective_progress: ObjectiveProgress,
+  /** A budget changed (funded, locked or freed by a virtual channel, closed). */
+  budget_updated: Budget,
+  /** A virtual channel changed (funded, paid, closing, closed). */
+  virtual_updated: VirtualChannel,
+  /** The payee's wallet verified and stored a voucher: `amount` this payment, `total` so far. */
+  payment_received: s.object({ channelId: s.bytes32(), from: s.address(), amount: s.quantity(), total: s.quantity() }),
   /**
    * The wallet asks the page's funding provider (see wallet_useFundingProvider) to send a
    * transaction (`eth_sendTransaction`; the provider picks the gas and the fees) and to answer

@@ -90,6 +90,22 @@ export interface WalletMethods {
   getInfo(options?: RequestOptions): Promise<MethodResult<'wallet_getInfo'>>;
   /** `channel_list`: the channels this wallet is in. Needs permission. */
   listChannels(options?: RequestOptions): Promise<MethodResult<'channel_list'>>;
+  /** `budget_request`: Asks the user to approve a budget with a hub (a funded ledger channel). Interactive. */
+  requestBudget(request: MethodParams<'budget_request'>[0], options?: RequestOptions): Promise<MethodResult<'budget_request'>>;
+  /** `budget_get`: The budget with a hub. Needs permission. */
+  getBudget(request: MethodParams<'budget_get'>[0], options?: RequestOptions): Promise<MethodResult<'budget_get'>>;
+  /** `budget_close`: Closes the budget with a hub and withdraws everything; the user approves. Interactive. */
+  closeBudget(request: MethodParams<'budget_close'>[0], options?: RequestOptions): Promise<MethodResult<'budget_close'>>;
+  /** `virtual_create`: Opens a virtual payment channel through a hub, within the budget. Needs permission. */
+  createVirtualChannel(request: MethodParams<'virtual_create'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_create'>>;
+  /** `virtual_pay`: Pays more to a virtual channel's payee (one voucher). Needs permission. */
+  pay(request: MethodParams<'virtual_pay'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_pay'>>;
+  /** `virtual_close`: Closes a virtual channel; the ledgers credit payer and payee. Needs permission. */
+  closeVirtualChannel(request: MethodParams<'virtual_close'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_close'>>;
+  /** `virtual_get`: One virtual channel. Needs permission. */
+  getVirtualChannel(request: MethodParams<'virtual_get'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_get'>>;
+  /** `virtual_list`: The virtual channels this wallet is in. Needs permission. */
+  listVirtualChannels(options?: RequestOptions): Promise<MethodResult<'virtual_list'>>;
   /** `wallet_useRelay`: the wallet connects to a message relay itself and carries its own protocol messages. Needs permission. */
   useRelay(request: MethodParams<'wallet_useRelay'>[0], options?: RequestOptions): Promise<MethodResult<'wallet_useRelay'>>;
   /** `wallet_signRelayChallenge`: proves the wallet's address to a message relay. Needs permission. */

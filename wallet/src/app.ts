@@ -16,6 +16,7 @@ import { toWire } from './channels.ts';
 import { FundingAccount } from './funding/funding-account.ts';
 import { TransactionBridge } from './funding/transaction-bridge.ts';
 import { PeerMessaging } from './peers.ts';
+import { budgetToWire, virtualToWire } from './virtual.ts';
 
 /** The test token's symbol, as the dialogs show it. */
 const TOKEN_SYMBOL = 'CWT';
@@ -55,6 +56,18 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     signRelayChallenge: (relayOrigin, challenge) => signRelayLogin(key, relayOrigin, challenge),
     receivePeerMessage: async (from, message) => (await channels()).engine.receiveMessage(from, message),
     useRelay: (relayUrl) => peers.useRelay(relayUrl),
+    virtual: {
+      requestBudget: async (args) => (await channels()).virtual.requestBudget(args),
+      getBudget: async (hub) => (await channels()).virtual.getBudget(hub),
+      closeBudget: async (hub) => (await channels()).virtual.closeBudget(hub),
+      create: async (args) => (await channels()).virtual.create(args),
+      pay: async (id, amount) => (await channels()).virtual.pay(id, amount),
+      close: async (id) => (await channels()).virtual.close(id),
+      get: async (id) => (await channels()).virtual.get(id),
+      list: async () => (await channels()).virtual.list(),
+    },
+    askForBudget: (req) => dialogs.askForBudget(req),
+    askToCloseBudget: (req) => dialogs.askToCloseBudget(req),
     channels: {
       list: async () => (await channels()).api.list(),
       get: async (id) => (await channels()).api.get(id),
@@ -91,6 +104,9 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
         sendMessage: (to, message) => peers.send(to, message),
         onChannelUpdated: (s) => server.notify('channel_updated', toWire(s)),
         onChannelProposed: (s) => server.notify('channel_proposed', toWire(s)),
+        onBudgetUpdated: (b) => server.notify('budget_updated', budgetToWire(b)),
+        onVirtualUpdated: (v) => server.notify('virtual_updated', virtualToWire(v)),
+        onPaymentReceived: (p) => server.notify('payment_received', { channelId: p.channelId, from: p.from, amount: `0x${p.amount.toString(16)}`, total: `0x${p.total.toString(16)}` }),
         onProgress: (p) => server.notify('objective_progress', p.detail === undefined ? { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage } : { objectiveId: p.objectiveId, channelId: p.channelId, stage: p.stage, detail: p.detail }),
         // The dapp hears of a failure by objective_progress; the user, by a notice in the wallet.
         onChainFailure: (channel, failure, detail) => {

@@ -10,7 +10,7 @@
 import { type Address, type Bytes32, type PrivateKey } from '../../core/src/index.ts';
 import { type ChainService, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from '../../engine/src/chain/index.ts';
 import { fundFromFaucet } from '../../chain/faucet.ts';
-import { Engine, type ChannelSummary } from '../../engine/src/engine.ts';
+import { Engine, EngineError, type ChannelSummary } from '../../engine/src/engine.ts';
 import type { ChainFailure } from '../../core/src/objectives/effects.ts';
 import type { ChannelApi } from './channels.ts';
 import { BridgeSigner } from './funding/bridge-signer.ts';
@@ -19,12 +19,15 @@ import type { TransactionBridge } from './funding/transaction-bridge.ts';
 import type { Logger } from './log.ts';
 import type { WalletDatabase } from './store/db.ts';
 import { DexieStore } from './store/dexie-store.ts';
+import type { BudgetSummary, VirtualApi, VirtualSummary } from './virtual.ts';
+import { objectiveIds } from '../../core/src/protocol/message.ts';
 
 export interface WalletChainConfig {
   rpcUrl: string;
   chainId: number;
   adjudicator: string;
   consensusApp: string;
+  virtualPaymentApp: string;
   token: string;
   faucetUrl?: string;
 }
@@ -36,6 +39,10 @@ export interface ChannelEvents {
   onProgress: (p: { objectiveId: string; channelId: Bytes32; stage: string; detail?: string; failure?: ChainFailure }) => void;
   /** A deposit or the conclusion failed on chain: the channel as it now stands, why (in fields) and the chain's message. */
   onChainFailure?: (channel: ChannelSummary, failure: ChainFailure, detail: string | undefined) => void;
+  onBudgetUpdated?: (b: BudgetSummary) => void;
+  onVirtualUpdated?: (v: VirtualSummary) => void;
+  /** Called only after the voucher is stored. */
+  onPaymentReceived?: (p: { channelId: Bytes32; from: Address; amount: bigint; total: bigint }) => void;
 }
 
 /** The funding account choice (read per transaction) and the way to the page's provider. */
@@ -68,7 +75,7 @@ function fundedChainService(own: ChainService, funding: FundingSource, forExtens
   };
 }
 
-export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: WalletChainConfig, events: ChannelEvents, log: Logger, funding: FundingSource): Promise<{ api: ChannelApi; engine: Engine }> {
+export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: WalletChainConfig, events: ChannelEvents, log: Logger, funding: FundingSource): Promise<{ api: ChannelApi; virtual: VirtualApi; engine: Engine }> {
   const provider = createJsonRpcProvider(chain.rpcUrl, chain.chainId, { pollingIntervalMs: 250 });
   const addresses = { adjudicator: chain.adjudicator, token: chain.token };
   const own = createEthersChainService({ provider, signer: signerFromPrivateKey(key, provider), addresses, pollIntervalMs: 250 });
@@ -77,10 +84,20 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
   );
   const engine = new Engine({
     key,
+    apps: { consensusApp: chain.consensusApp.toLowerCase() as Address, virtualPaymentApp: chain.virtualPaymentApp.toLowerCase() as Address },
     store: new DexieStore(db),
     chain: service,
     sendMessage: events.sendMessage,
-    onChannelUpdated: events.onChannelUpdated,
+    onChannelUpdated: (summary) => {
+      events.onChannelUpdated(summary);
+      // A ledger channel with a hub is a budget: say so too.
+      const hub = summary.participants[0]!;
+      if (events.onBudgetUpdated && summary.participants[1] === key.address) {
+        void engine.getBudget(hub).then((b) => b && b.ledgerId === summary.channelId && events.onBudgetUpdated?.(b), () => undefined);
+      }
+    },
+    onVirtualChannelUpdated: (v) => events.onVirtualUpdated?.(v),
+    onPaymentReceived: (p) => events.onPaymentReceived?.(p),
     onChannelProposed: events.onChannelProposed,
     onProgress: (p) => {
       events.onProgress(p);
@@ -130,5 +147,39 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
       return mustGet(id);
     },
   };
-  return { api, engine };
+  const mustBudget = async (hub: Address) => {
+    const b = await engine.getBudget(hub);
+    if (!b) throw new Error(`no budget with ${hub}`);
+    return b;
+  };
+  const mustVirtual = async (id: Bytes32) => {
+    const v = await engine.getVirtualChannel(id);
+    if (!v) throw new Error(`no virtual channel ${id}`);
+    return v;
+  };
+  const virtual: VirtualApi = {
+    requestBudget: async (args) => {
+      await fund();
+      const ledgerId = await engine.createLedgerChannel({ hub: args.hub, asset: args.asset, myAmount: args.sendAmount, hubAmount: args.receiveAmount, challengeDuration: args.challengeDuration });
+      // The budget is there once the ledger is funded (deposits in turn, progress meanwhile).
+      const status = await engine.objectiveSettled(objectiveIds.directFunding(ledgerId));
+      if (status !== 'done') throw new EngineError('invalid', `the budget's ledger channel ${ledgerId} was not funded: ${status}`);
+      return mustBudget(args.hub);
+    },
+    getBudget: (hub) => engine.getBudget(hub),
+    closeBudget: async (hub) => {
+      const b = await mustBudget(hub);
+      await engine.closeLedgerChannel(b.ledgerId);
+      return mustBudget(hub);
+    },
+    create: async (args) => mustVirtual(await engine.createVirtualChannel(args)),
+    pay: (id, amount) => engine.pay(id, amount),
+    close: async (id) => {
+      await engine.closeVirtualChannel(id);
+      return mustVirtual(id);
+    },
+    get: (id) => engine.getVirtualChannel(id),
+    list: () => engine.listVirtualChannels(),
+  };
+  return { api, virtual, engine };
 }

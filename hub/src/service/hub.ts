@@ -23,7 +23,7 @@ import { type ChannelSummary, Engine, EngineError } from '../../../engine/src/en
 import { type Relay, type RelayHealth, startRelay } from '../relay/index.ts';
 import { FileStore, type RecoveryReport } from '../store/file-store.ts';
 import { describePolicy } from './config.ts';
-import { type HubPolicy, checkDirectChannel, lockedWithUser, proposalFromState } from './policy.ts';
+import { type HubPolicy, checkDirectChannel, checkVirtualChannel, lockedWithUser, proposalFromState } from './policy.ts';
 import { type RelayLink, connectRelayLink } from './relay-link.ts';
 
 export const HUB_HEALTH_PATH = '/hub/health';
@@ -186,6 +186,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const engine: Engine = new Engine({
       key,
       store,
+      apps: { consensusApp, virtualPaymentApp: chain.virtualPaymentApp.toLowerCase() as Address },
+      approveVirtualChannel: (proposal) => {
+        if (proposal.role !== 'hub') return true;
+        const decision = checkVirtualChannel(policy, proposal);
+        if (decision !== true) log('policy.rejected', { stage: 'virtual', channel: proposal.channelId, reason: decision.reject });
+        return decision;
+      },
       chain: chainService,
       sendMessage: send,
       onChannelProposed: (summary) => decide(summary.channelId),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Address, AllocationType, type Exit, ZERO_ADDRESS, addressToDestination } from '../../../core/src/index.ts';
 import type { ChannelSummary } from '../../../engine/src/engine.ts';
-import { type DirectChannelProposal, type HubPolicy, checkDirectChannel, lockedWithUser, proposalFromState } from './policy.ts';
+import { type DirectChannelProposal, type HubPolicy, checkDirectChannel, checkVirtualChannel, lockedWithUser, proposalFromState } from './policy.ts';
 
 const HUB = `0x${'a1'.repeat(20)}` as Address;
 const USER = `0x${'b2'.repeat(20)}` as Address;
@@ -152,5 +152,22 @@ describe('lockedWithUser', () => {
     expect(lockedWithUser(channels, HUB, USER)).toEqual({ [ZERO_ADDRESS]: 307n, [TOKEN]: 5n });
     expect(lockedWithUser(channels, HUB, USER, '0x01')).toEqual({ [ZERO_ADDRESS]: 207n, [TOKEN]: 5n });
     expect(lockedWithUser(channels, HUB, OTHER)).toEqual({ [ZERO_ADDRESS]: 100n });
+  });
+});
+
+describe('checkVirtualChannel', () => {
+  const running = (send: bigint, receive: bigint) => ({ send, receive, status: 'running' });
+  const v = { payer: USER, payee: OTHER, amount: 100n, challengeDuration: 600, left: running(0n, 500n), right: running(500n, 0n) };
+
+  it('approves a channel both ledgers can fund', () => {
+    expect(checkVirtualChannel(policy, v)).toBe(true);
+  });
+
+  it('refuses, saying why: an unserved user, a missing or short budget, a challenge duration out of range', () => {
+    expect(checkVirtualChannel({ ...policy, users: [USER] }, v)).toEqual({ reject: expect.stringMatching(/does not serve the payee/) });
+    expect(checkVirtualChannel(policy, { ...v, left: undefined })).toEqual({ reject: expect.stringMatching(/payer .* has no running budget/) });
+    expect(checkVirtualChannel(policy, { ...v, left: running(0n, 99n) })).toEqual({ reject: expect.stringMatching(/payer's budget has 99 left/) });
+    expect(checkVirtualChannel(policy, { ...v, right: running(99n, 0n) })).toEqual({ reject: expect.stringMatching(/can lock 99 toward the payee/) });
+    expect(checkVirtualChannel(policy, { ...v, challengeDuration: 5 })).toEqual({ reject: expect.stringMatching(/challenge duration 5 s/) });
   });
 });

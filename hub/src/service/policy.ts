@@ -138,3 +138,23 @@ export function lockedWithUser(channels: readonly ChannelSummary[], hub: Address
   }
   return locked;
 }
+
+/**
+ * A virtual channel proposed through the hub (engine `approveVirtualChannel`, role 'hub'): both
+ * users served, and each ledger able to fund its guarantee — on the payer's ledger the payer
+ * locks the amount, on the payee's ledger the hub does.
+ */
+export function checkVirtualChannel(
+  policy: HubPolicy,
+  p: { payer: Address; payee: Address; amount: bigint; challengeDuration: number; left?: { send: bigint; receive: bigint; status: string }; right?: { send: bigint; receive: bigint; status: string } },
+): true | { reject: string } {
+  for (const [who, address] of [['payer', p.payer], ['payee', p.payee]] as const) if (!isServed(policy, address)) return { reject: `the hub does not serve the ${who} ${address}` };
+  if (p.challengeDuration < policy.challengeDuration.min || p.challengeDuration > policy.challengeDuration.max) {
+    return { reject: `challenge duration ${p.challengeDuration} s is outside ${policy.challengeDuration.min}–${policy.challengeDuration.max} s` };
+  }
+  if (!p.left || p.left.status !== 'running') return { reject: `the payer ${p.payer} has no running budget with the hub` };
+  if (!p.right || p.right.status !== 'running') return { reject: `the payee ${p.payee} has no running budget with the hub` };
+  if (p.left.receive < p.amount) return { reject: `the payer's budget has ${p.left.receive} left, less than ${p.amount}` };
+  if (p.right.send < p.amount) return { reject: `the hub can lock ${p.right.send} toward the payee, less than ${p.amount}` };
+  return true;
+}

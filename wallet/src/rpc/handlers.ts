@@ -9,6 +9,9 @@ import { ChainError } from '../../../engine/src/chain/errors.ts';
 import { EngineError } from '../../../engine/src/engine.ts';
 import { CoreError } from '../../../core/src/index.ts';
 import type { TransactionResultParams } from '../funding/transaction-bridge.ts';
+import { type VirtualApi, budgetToWire, virtualToWire } from '../virtual.ts';
+
+const ETH = '0x0000000000000000000000000000000000000000';
 
 export interface ChainInfo {
   chainId: number;
@@ -38,6 +41,10 @@ export interface HandlerDeps {
   useFundingProvider: (address: `0x${string}`, chainId: number) => Promise<void>;
   /** Settles the waiting transaction request `result` answers; false when none is waiting with its id. */
   answerTransactionRequest: (result: TransactionResultParams) => boolean;
+  /** Budgets with hubs and virtual payment channels (see wallet/src/virtual.ts). */
+  virtual: VirtualApi;
+  askForBudget: (req: { origin: string; hub: string; deposit: string; receive: string }) => Promise<boolean>;
+  askToCloseBudget: (req: { origin: string; hub: string; payout: string }) => Promise<boolean>;
   /** Connects the wallet to a message relay itself (see wallet/src/peers.ts). */
   useRelay: (relayUrl: string) => Promise<{ address: `0x${string}`; relayOrigin: string }>;
 }
@@ -69,6 +76,18 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     const record = await deps.permissions.get(origin);
     if (!record?.granted) return [];
     return [{ invoker: origin, parentCapability: 'eth_accounts', caveats: [{ type: 'restrictReturnedAccounts', value: [deps.address] }], date: record.date }];
+  }
+
+  async function knownBudget(hub: `0x${string}`) {
+    const b = await deps.virtual.getBudget(hub);
+    if (!b) throw new RpcError(ErrorCode.unknownChannel, `this wallet has no budget with hub ${hub}`);
+    return b;
+  }
+
+  async function knownVirtual(channelId: `0x${string}`) {
+    const v = await deps.virtual.get(lower(channelId));
+    if (!v) throw new RpcError(ErrorCode.unknownChannel, `this wallet has no virtual channel ${channelId}`);
+    return v;
   }
 
   async function known(channelId: `0x${string}`) {
@@ -197,6 +216,52 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       }
       return { address: deps.address, signature: deps.signRelayChallenge(relayOrigin, challenge) };
     },
+    budget_request: async ([args], ctx) => {
+      const hub = lower(args.hub);
+      const asset = lower(args.asset);
+      if (asset !== ETH) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].asset: budgets are in ETH (the zero address) for now', { field: 'params[0].asset' });
+      if (hub === deps.address) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].hub: this wallet cannot be its own hub', { field: 'params[0].hub' });
+      const sendAmount = BigInt(args.sendAmount);
+      const receiveAmount = BigInt(args.receiveAmount);
+      if (sendAmount + receiveAmount === 0n) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].sendAmount: the budget would hold nothing', { field: 'params[0].sendAmount' });
+      const existing = await deps.virtual.getBudget(hub);
+      if (existing && existing.status !== 'closed' && existing.status !== 'failed') throw new RpcError(ErrorCode.invalidChannelState, `there is already a budget with hub ${hub} (${existing.status})`);
+      const approved = await deps.askForBudget({ origin: ctx.origin, hub: toChecksumAddress(hub), deposit: formatAmount(sendAmount, asset, deps.tokenSymbol), receive: formatAmount(receiveAmount, asset, deps.tokenSymbol) });
+      if (!approved) throw userRejected('the budget');
+      return budgetToWire(await guard(() => deps.virtual.requestBudget({ hub, asset, sendAmount, receiveAmount, challengeDuration: args.challengeDuration ?? 86_400 })));
+    },
+    budget_get: async ([{ hub }]) => budgetToWire(await knownBudget(lower(hub))),
+    budget_close: async ([{ hub }], ctx) => {
+      const budget = await knownBudget(lower(hub));
+      if (budget.status !== 'running') throw new RpcError(ErrorCode.invalidChannelState, `the budget with hub ${hub} is ${budget.status}: there is nothing to close`);
+      if (budget.locked > 0n) throw new RpcError(ErrorCode.invalidChannelState, `the budget with hub ${hub} still funds open virtual channels: close them first`);
+      const approved = await deps.askToCloseBudget({ origin: ctx.origin, hub: toChecksumAddress(budget.hub), payout: formatAmount(budget.send, budget.asset, deps.tokenSymbol) });
+      if (!approved) throw userRejected('closing the budget');
+      return budgetToWire(await guard(() => deps.virtual.closeBudget(budget.hub)));
+    },
+    virtual_create: async ([args]) => {
+      const payee = lower(args.payee);
+      const hub = lower(args.hub);
+      if (payee === deps.address) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].payee: cannot pay this wallet itself', { field: 'params[0].payee' });
+      const amount = BigInt(args.amount);
+      if (amount === 0n) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].amount: must be more than 0', { field: 'params[0].amount' });
+      const budget = await knownBudget(hub);
+      if (budget.status !== 'running') throw new RpcError(ErrorCode.invalidChannelState, `the budget with hub ${hub} is ${budget.status}`);
+      if (amount > budget.send) throw new RpcError(ErrorCode.invalidParams, `invalid params: params[0].amount: ${amount} is more than the budget has left (${budget.send})`, { field: 'params[0].amount' });
+      return virtualToWire(await guard(() => deps.virtual.create({ payee, hub, amount })));
+    },
+    virtual_pay: async ([{ channelId, amount }]) => {
+      const value = BigInt(amount);
+      if (value === 0n) throw new RpcError(ErrorCode.invalidParams, 'invalid params: params[0].amount: must be more than 0', { field: 'params[0].amount' });
+      const { total } = await guard(() => deps.virtual.pay(lower(channelId), value));
+      return { channelId: lower(channelId), paid: `0x${total.toString(16)}` as const };
+    },
+    virtual_close: async ([{ channelId }]) => {
+      await knownVirtual(channelId);
+      return virtualToWire(await guard(() => deps.virtual.close(lower(channelId))));
+    },
+    virtual_get: async ([{ channelId }]) => virtualToWire(await knownVirtual(channelId)),
+    virtual_list: async () => (await deps.virtual.list()).map(virtualToWire),
     wallet_useRelay: async ([{ relayUrl }]) => {
       try {
         return await deps.useRelay(relayUrl);

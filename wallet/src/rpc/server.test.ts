@@ -8,6 +8,7 @@ import { WalletDatabase } from '../store/db.ts';
 import { Permissions } from '../store/permissions.ts';
 import { createHandlers } from './handlers.ts';
 import type { ChannelApi } from '../channels.ts';
+import type { BudgetSummary, VirtualApi, VirtualSummary } from '../virtual.ts';
 import type { ChannelSummary } from '../../../engine/src/engine.ts';
 import { RpcServer } from './server.ts';
 import { FUNDING_ACCOUNT_KEY, FundingAccount } from '../funding/funding-account.ts';
@@ -40,6 +41,12 @@ function setup(answers: boolean[] = []) {
     receivePeerMessage: async () => undefined,
     useRelay: async (relayUrl) => ({ address: key.address, relayOrigin: relayOriginOf(relayUrl) }),
     channels: fakeChannels(key.address, calls),
+    virtual: fakeVirtual(key.address, calls),
+    askForBudget: async (req) => {
+      dialogs.push({ origin: req.origin, address: req.deposit });
+      return answers.shift() ?? false;
+    },
+    askToCloseBudget: async () => answers.shift() ?? false,
     askToFund: async (req) => {
       dialogs.push({ origin: req.origin, address: req.deposit });
       return answers.shift() ?? false;
@@ -67,6 +74,38 @@ function setup(answers: boolean[] = []) {
 
 const PEER = '0x' + 'be'.repeat(20);
 const KNOWN = '0x' + '11'.repeat(32);
+
+const HUB = ('0x' + 'ab'.repeat(20)) as `0x${string}`;
+const VIRTUAL = ('0x' + '33'.repeat(32)) as `0x${string}`;
+
+/** Budgets and virtual channels, faked: one budget appears once requested. */
+function fakeVirtual(me: `0x${string}`, calls: string[]): VirtualApi {
+  let budget: BudgetSummary | undefined;
+  const channel: VirtualSummary = { channelId: VIRTUAL, payer: me, payee: PEER as `0x${string}`, hub: HUB, amount: 100n, paid: 0n, status: 'running' };
+  return {
+    requestBudget: async (a) => {
+      calls.push(`budget ${a.sendAmount}/${a.receiveAmount}`);
+      budget = { hub: a.hub, ledgerId: KNOWN as `0x${string}`, asset: a.asset, send: a.sendAmount, receive: a.receiveAmount, locked: 0n, status: 'running' };
+      return budget;
+    },
+    getBudget: async (hub) => (budget?.hub === hub ? budget : undefined),
+    closeBudget: async () => {
+      calls.push('close budget');
+      return { ...budget!, status: 'closing' };
+    },
+    create: async (a) => {
+      calls.push(`virtual ${a.amount}`);
+      return { ...channel, amount: a.amount };
+    },
+    pay: async (_id, amount) => {
+      calls.push(`pay ${amount}`);
+      return { total: amount };
+    },
+    close: async () => channel,
+    get: async (id) => (id === VIRTUAL ? channel : undefined),
+    list: async () => [channel],
+  };
+}
 
 /** The engine side, faked: the RPC layer is what these tests exercise. */
 function fakeChannels(me: `0x${string}`, calls: string[]): ChannelApi {
@@ -191,6 +230,37 @@ describe('the wallet RPC endpoint', () => {
     expect(await response(req('channel_join', [{ channelId: KNOWN }]))).toMatchObject({ error: { code: ErrorCode.userRejected } });
     expect(calls.at(-1)).toMatch(/^reject 0x1111 the user rejected/);
     expect(dialogs).toHaveLength(4);
+  });
+
+  it('budgets and virtual channels: the user approves the budget once; bad input gets clear errors and reaches nothing', async () => {
+    const { response, calls, dialogs } = setup([true, false, true]);
+    await response(req('eth_requestAccounts')); // answer 1: connect
+    const ETH = '0x0000000000000000000000000000000000000000';
+    const budget = (p: object) => response(req('budget_request', [{ hub: HUB, asset: ETH, sendAmount: '0x64', receiveAmount: '0x32', ...p }]));
+    // no budget yet: a virtual channel is refused
+    expect(await response(req('virtual_create', [{ payee: PEER, hub: HUB, amount: '0x1' }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    expect(await response(req('budget_get', [{ hub: HUB }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    // bad params never reach the user or the engine
+    expect(await budget({ asset: '0x' + '04'.repeat(20) })).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].asset' } } });
+    expect(await budget({ sendAmount: '0x0', receiveAmount: '0x0' })).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].sendAmount' } } });
+    expect(await budget({ sendAmount: 'lots' })).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].sendAmount' } } });
+    expect(dialogs).toHaveLength(1);
+    // answer 2: the user rejects; answer 3: approves
+    expect(await budget({})).toMatchObject({ error: { code: ErrorCode.userRejected } });
+    expect(calls).toEqual([]);
+    expect(await budget({})).toMatchObject({ result: { hub: HUB, send: '0x64', receive: '0x32', locked: '0x0', status: 'running' } });
+    expect(calls).toEqual(['budget 100/50']);
+    // within the budget: no prompt; above it, or zero, or to ourselves: refused before the engine
+    expect(await response(req('virtual_create', [{ payee: PEER, hub: HUB, amount: '0x65' }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].amount' } } });
+    expect(await response(req('virtual_create', [{ payee: PEER, hub: HUB, amount: '0x0' }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].amount' } } });
+    expect(await response(req('virtual_create', [{ payee: HUB, hub: PEER, amount: '0x1' }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    expect(await response(req('virtual_create', [{ payee: PEER, hub: HUB, amount: '0x64' }]))).toMatchObject({ result: { channelId: VIRTUAL, amount: '0x64' } });
+    expect(await response(req('virtual_pay', [{ channelId: VIRTUAL, amount: '0x0' }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].amount' } } });
+    expect(await response(req('virtual_pay', [{ channelId: 'not-a-channel', amount: '0x1' }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].channelId' } } });
+    expect(await response(req('virtual_pay', [{ channelId: VIRTUAL, amount: '0x5' }]))).toMatchObject({ result: { channelId: VIRTUAL, paid: '0x5' } });
+    expect(await response(req('virtual_get', [{ channelId: '0x' + '44'.repeat(32) }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    expect(calls).toEqual(['budget 100/50', 'virtual 100', 'pay 5']);
+    expect(dialogs).toHaveLength(3);
   });
 
   it('wallet_useFundingProvider: needs a connected site, checks the chain, persists the choice and repeats waiting transaction requests', async () => {

@@ -83,6 +83,47 @@ export class Dialogs {
     );
   }
 
+  /** Asks the user to approve a budget with a hub: what they deposit (can pay), what the hub locks (can be paid). */
+  askForBudget(req: { origin: string; hub: string; deposit: string; receive: string }): Promise<boolean> {
+    return this.enqueue(() =>
+      this.show(
+        'budget',
+        [
+          el('h1', { text: 'Approve a budget?' }),
+          el('p', { className: 'muted', text: `Requested by ${req.origin}` }),
+          el('p', { text: 'With the hub' }),
+          el('p', { className: 'address', testId: 'budget-hub', text: req.hub }),
+          el('p', { text: 'You deposit (the most you can pay at once)' }),
+          el('p', { className: 'amount', testId: 'budget-deposit', text: req.deposit }),
+          el('p', { className: 'muted', testId: 'budget-receive', text: `The hub locks ${req.receive} for payments to you.` }),
+          el('p', {
+            className: 'muted',
+            text: 'This site may then open payment channels within the budget without asking again; each payment is a voucher signed by this wallet. You can close the budget and withdraw at any time.',
+          }),
+        ],
+        { approve: 'Approve budget', reject: 'Reject' },
+      ),
+    );
+  }
+
+  /** Asks the user to close a budget and withdraw everything. */
+  askToCloseBudget(req: { origin: string; hub: string; payout: string }): Promise<boolean> {
+    return this.enqueue(() =>
+      this.show(
+        'budget-close',
+        [
+          el('h1', { text: 'Close this budget?' }),
+          el('p', { className: 'muted', text: `Requested by ${req.origin}` }),
+          el('p', { className: 'address', text: req.hub }),
+          el('p', { text: 'You withdraw' }),
+          el('p', { className: 'amount', testId: 'budget-close-payout', text: req.payout }),
+          el('p', { className: 'muted', text: 'Paid out on chain in one transaction; the hub gets its share back the same way.' }),
+        ],
+        { approve: 'Close and withdraw', reject: 'Keep open' },
+      ),
+    );
+  }
+
   /** Tells the user something that needs no decision (e.g. a chain failure); resolves when dismissed. */
   inform(kind: string, body: Node[], dismissLabel = 'Dismiss'): Promise<void> {
     return this.enqueue(() => this.present(kind, body, [{ label: dismissLabel, testId: `${kind}-dismiss`, primary: true, answer: undefined }], 'alertdialog'));

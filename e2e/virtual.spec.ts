@@ -1,0 +1,197 @@
+/**
+ * Virtual payment channels through the hub: two users in their own browser contexts on their own
+ * dapp sites, plus the hub as its own process, against a real anvil. Both approve budgets (ledger
+ * channels with the hub, funded on chain); from then on the payer opens channels to the payee,
+ * pays and closes with no on-chain transaction at all, and the ledgers, then the withdrawals,
+ * match to the wei.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type Page, expect, test } from '@playwright/test';
+import { JsonRpcProvider } from 'ethers';
+import { hubState, restartHub } from './hub-process.ts';
+import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
+import { wallet } from './support.ts';
+
+type Config = { rpcUrl: string; relayUrl: string };
+const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
+const provider = () => new JsonRpcProvider(config().rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+const E18 = 10n ** 18n;
+const hex = (n: bigint) => `0x${n.toString(16)}` as `0x${string}`;
+
+test.describe.configure({ timeout: 240_000 });
+
+interface User {
+  page: Page;
+  address: `0x${string}`;
+  site: 'A' | 'B';
+}
+
+async function user(browser: Browser, site: 'A' | 'B'): Promise<User> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await open(page, site);
+  const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
+  await wallet(page).getByTestId('connect-approve').click();
+  const [address] = await accounts;
+  await page.evaluate(() => window.dapp.connectRelay());
+  return { page, address: address!.toLowerCase() as `0x${string}`, site };
+}
+
+async function open(page: Page, site: 'A' | 'B'): Promise<void> {
+  const base = site === 'A' ? E2E_DAPP_A_URL : E2E_DAPP_B_URL;
+  await page.goto(`${base}/?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
+  await page.evaluate(() => window.dapp.connect());
+}
+
+/** The user approves a budget with the hub in the wallet's dialog; resolves when it is funded. */
+async function approveBudget(u: User, send: bigint, receive: bigint) {
+  const hub = hubState().address;
+  const budget = u.page.evaluate(({ hub, send, receive }) => window.dapp.client!.requestBudget({ hub: hub as `0x${string}`, asset: '0x0000000000000000000000000000000000000000', sendAmount: send as `0x${string}`, receiveAmount: receive as `0x${string}`, challengeDuration: 600 }), { hub, send: hex(send), receive: hex(receive) });
+  await expect(wallet(u.page).getByTestId('budget-deposit')).toContainText('ETH');
+  await wallet(u.page).getByTestId('budget-approve').click();
+  const b = await budget;
+  expect(b.status).toBe('running');
+  return b;
+}
+
+const getBudget = (u: User) => u.page.evaluate((hub) => window.dapp.client!.getBudget({ hub: hub as `0x${string}` }), hubState().address);
+const getVirtual = (u: User, id: string) => u.page.evaluate((id) => window.dapp.client!.getVirtualChannel({ channelId: id as `0x${string}` }), id);
+
+async function createVirtual(payer: User, payee: User, amount: bigint): Promise<`0x${string}`> {
+  const v = await payer.page.evaluate(({ payee, hub, amount }) => window.dapp.client!.createVirtualChannel({ payee: payee as `0x${string}`, hub: hub as `0x${string}`, amount: amount as `0x${string}` }), { payee: payee.address, hub: hubState().address, amount: hex(amount) });
+  expect(v.status).toBe('running');
+  return v.channelId;
+}
+
+/** `count` payments of varied sizes (in wei), one voucher each; returns their total. */
+async function pay(payer: User, channelId: string, count: number, from = 0): Promise<bigint> {
+  const total = await payer.page.evaluate(
+    async ({ id, count, from }) => {
+      let t = 0n;
+      for (let i = from; i < from + count; i++) {
+        const amount = BigInt(1 + ((i * 7919) % 997)) * 1_000_000_000_000n;
+        t += amount;
+        await window.dapp.client!.pay({ channelId: id as `0x${string}`, amount: `0x${amount.toString(16)}` });
+      }
+      return `0x${t.toString(16)}`;
+    },
+    { id: channelId, count, from },
+  );
+  return BigInt(total);
+}
+
+/** What the payee's dapp was told it received on `channelId`: the last payment_received total. */
+const receivedTotal = (payee: User, channelId: string) =>
+  payee.page.evaluate((id) => {
+    const last = window.dapp.notifications.filter((n) => n.method === 'payment_received' && (n.params as { channelId: string }).channelId === id).at(-1);
+    return last ? BigInt((last.params as { total: string }).total).toString() : '0';
+  }, channelId);
+
+async function nonces(addresses: string[]): Promise<number[]> {
+  const p = provider();
+  return Promise.all(addresses.map((a) => p.getTransactionCount(a)));
+}
+
+test('budgets, then a virtual channel with 1,000 payments and a close with no on-chain transaction; ledgers and withdrawals exact', async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  await approveBudget(alice, E18, 0n);
+  await approveBudget(bob, 0n, E18);
+  const hub = hubState().address;
+  const p = provider();
+  const blockBefore = await p.getBlockNumber();
+  const noncesBefore = await nonces([alice.address, bob.address, hub]);
+
+  const channelId = await createVirtual(alice, bob, E18 / 2n);
+  expect((await getBudget(alice)).locked).toBe(hex(E18 / 2n));
+  const total = await pay(alice, channelId, 1_000);
+  await expect.poll(() => receivedTotal(bob, channelId), { timeout: 30_000 }).toBe(total.toString());
+  expect(BigInt((await getVirtual(bob, channelId)).paid)).toBe(total);
+  await bob.page.evaluate((id) => window.dapp.client!.closeVirtualChannel({ channelId: id as `0x${string}` }), channelId);
+  await expect.poll(async () => (await getVirtual(alice, channelId)).status, { timeout: 30_000 }).toBe('closed');
+
+  // Not one transaction from open to close.
+  expect(await p.getBlockNumber()).toBe(blockBefore);
+  expect(await nonces([alice.address, bob.address, hub])).toEqual(noncesBefore);
+  // The ledgers credit the payer and the payee exactly.
+  await expect.poll(async () => BigInt((await getBudget(alice)).send)).toBe(E18 - total);
+  await expect.poll(async () => BigInt((await getBudget(bob)).send)).toBe(total);
+  expect((await getBudget(alice)).locked).toBe('0x0');
+
+  // Closing the budgets withdraws exactly that on chain (less the gas of whoever concludes).
+  for (const [u, expected] of [[alice, E18 - total], [bob, total]] as const) {
+    const before = await p.getBalance(u.address);
+    const closing = u.page.evaluate((hub) => window.dapp.client!.closeBudget({ hub: hub as `0x${string}` }), hub);
+    await wallet(u.page).getByTestId('budget-close-approve').click();
+    await closing;
+    await expect.poll(async () => (await getBudget(u)).status, { timeout: 30_000 }).toBe('closed');
+    const after = await p.getBalance(u.address);
+    const gas = await gasSpentSince(u.address, blockBefore);
+    expect(after - before + gas).toBe(expected);
+  }
+});
+
+/** Gas paid by `address` in blocks after `block`. */
+async function gasSpentSince(address: string, block: number): Promise<bigint> {
+  const p = provider();
+  const latest = await p.getBlockNumber();
+  let spent = 0n;
+  for (let b = block + 1; b <= latest; b++) {
+    const blk = await p.getBlock(b, true);
+    for (const tx of blk!.prefetchedTransactions) {
+      if (tx.from.toLowerCase() !== address) continue;
+      const r = await p.getTransactionReceipt(tx.hash);
+      spent += r!.gasUsed * r!.gasPrice;
+    }
+  }
+  return spent;
+}
+
+test('five virtual channels opened at once over the same ledgers all complete', async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  await approveBudget(alice, E18, 0n);
+  await approveBudget(bob, 0n, E18);
+  const ids = await Promise.all(Array.from({ length: 5 }, () => createVirtual(alice, bob, E18 / 10n)));
+  expect(new Set(ids).size).toBe(5);
+  expect(BigInt((await getBudget(alice)).locked)).toBe(E18 / 2n);
+  const paid = await Promise.all(ids.map((id, i) => pay(alice, id, 5, i * 100)));
+  for (const [i, id] of ids.entries()) await expect.poll(() => receivedTotal(bob, id)).toBe(paid[i]!.toString());
+  await Promise.all(ids.map((id) => alice.page.evaluate((id) => window.dapp.client!.closeVirtualChannel({ channelId: id as `0x${string}` }), id)));
+  const sum = paid.reduce((a, b) => a + b, 0n);
+  await expect.poll(async () => BigInt((await getBudget(bob)).send), { timeout: 30_000 }).toBe(sum);
+  expect(BigInt((await getBudget(alice)).send)).toBe(E18 - sum);
+});
+
+test("reloading the payee's wallet during the stream loses no voucher", async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  await approveBudget(alice, E18, 0n);
+  await approveBudget(bob, 0n, E18);
+  const channelId = await createVirtual(alice, bob, E18 / 2n);
+  const streaming = pay(alice, channelId, 300);
+  await expect.poll(async () => BigInt(await receivedTotal(bob, channelId)) > 0n).toBe(true);
+  await bob.page.reload();
+  await open(bob.page, bob.site);
+  await bob.page.evaluate(() => window.dapp.connectRelay());
+  const total = await streaming;
+  await expect.poll(async () => BigInt((await getVirtual(bob, channelId)).paid), { timeout: 30_000 }).toBe(total);
+  await bob.page.evaluate((id) => window.dapp.client!.closeVirtualChannel({ channelId: id as `0x${string}` }), channelId);
+  await expect.poll(async () => BigInt((await getBudget(bob)).send), { timeout: 30_000 }).toBe(total);
+});
+
+test('restarting the hub midway loses nothing: payments go on, and the close credits both ledgers', async ({ browser }) => {
+  const alice = await user(browser, 'A');
+  const bob = await user(browser, 'B');
+  await approveBudget(alice, E18, 0n);
+  await approveBudget(bob, 0n, E18);
+  const channelId = await createVirtual(alice, bob, E18 / 2n);
+  const first = await pay(alice, channelId, 100);
+  await restartHub();
+  const second = await pay(alice, channelId, 100, 100);
+  await expect.poll(async () => BigInt((await getVirtual(bob, channelId)).paid), { timeout: 30_000 }).toBe(first + second);
+  await alice.page.evaluate((id) => window.dapp.client!.closeVirtualChannel({ channelId: id as `0x${string}` }), channelId);
+  await expect.poll(async () => BigInt((await getBudget(bob)).send), { timeout: 60_000 }).toBe(first + second);
+  expect(BigInt((await getBudget(alice)).send)).toBe(E18 - first - second);
+});

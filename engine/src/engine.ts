@@ -22,7 +22,7 @@ import { directFundMachine } from '../../core/src/objectives/direct-fund.ts';
 import type { ChainFailure, Effect, ProgressStage } from '../../core/src/objectives/effects.ts';
 import { type VirtualFundContext, checkVirtualFundState, virtualFundMachine } from '../../core/src/objectives/virtual-fund.ts';
 import { type VirtualDefundContext, checkVirtualDefundState, virtualDefundMachine } from '../../core/src/objectives/virtual-defund.ts';
-import { type VoucherBook, closeVoucherBook, newVoucherBook, pay as payVoucher, receiveVoucher } from '../../core/src/protocol/payments.ts';
+import { type VoucherBook, closeVoucherBook, newVoucherBook, pay as payVoucher, receiveVouchers } from '../../core/src/protocol/payments.ts';
 import { FINAL_TURN, HUB, PAYEE, PAYER, type VirtualLedgers, guaranteeFor, ledgerParties, removalFor, requireVirtualPrefund, sidesOf } from '../../core/src/protocol/virtual.ts';
 import { inFlight, proposeUpdate, receiveUpdates, runningState } from '../../core/src/protocol/updates.ts';
 import { ChainError, chainFailureOf } from './chain/errors.ts';
@@ -739,25 +739,20 @@ export class Engine {
     if (e.book.closed) return refuse('the channel is closed: no more vouchers');
     const fund = this.committed.get(objectiveIds.virtualFunding(channelId));
     if (!fund || fund.status !== 'done' && fund.value !== 'postfund') return refuse('the channel is not funded yet');
-    let book = e.book;
     let repeated = false;
-    const accepted: { voucher: Voucher; increment: bigint }[] = [];
-    for (const v of vouchers) {
-      try {
-        const next = receiveVoucher(book, v);
-        book = next.book;
-        accepted.push({ voucher: v, increment: next.increment });
-      } catch (err) {
-        if (!(err instanceof CoreError)) throw err;
-        const largest = book.largest;
-        if (largest && v.amount === largest.amount && v.signature.r === largest.signature.r && v.signature.s === largest.signature.s && v.signature.v === largest.signature.v) {
-          // The payer sent the voucher we hold again (our acknowledgement was lost).
-          repeated = true;
-          this.log('voucher.repeated', { from, channel: channelId, amount: v.amount.toString() });
-          continue;
-        }
-        this.reject(from, err, 'voucher');
+    // The largest voucher of the batch is checked; the smaller ones are covered by it.
+    const held = e.book.largest;
+    const taken = receiveVouchers(e.book, vouchers);
+    const { book, accepted } = taken;
+    const same = (a: Voucher | undefined, v: Voucher) => a !== undefined && v.amount === a.amount && v.signature.r === a.signature.r && v.signature.s === a.signature.s && v.signature.v === a.signature.v;
+    for (const { voucher: v, error: err } of taken.refused) {
+      if (same(held, v) || same(book.largest, v)) {
+        // The payer sent a voucher we hold again (our acknowledgement was lost).
+        repeated = true;
+        this.log('voucher.repeated', { from, channel: channelId, amount: v.amount.toString() });
+        continue;
       }
+      this.reject(from, err instanceof CoreError ? err : new EngineError('invalid', `voucher ${v.amount} for ${channelId}: ${(err as Error).message}`), 'voucher');
     }
     if (accepted.length > 0) {
       this.write({ voucher: book.largest! });

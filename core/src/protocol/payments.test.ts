@@ -4,7 +4,7 @@ import { PrivateKey } from '../signature.ts';
 import { channelId } from '../state.ts';
 import { virtualPrefund } from '../testing/virtual-fixture.ts';
 import { signVoucher } from '../voucher.ts';
-import { closeVoucherBook, newVoucherBook, pay, receiveVoucher } from './payments.ts';
+import { closeVoucherBook, newVoucherBook, pay, receiveVoucher, receiveVouchers } from './payments.ts';
 
 const [payer, hub, payee, mallory] = [PrivateKey.random(), PrivateKey.random(), PrivateKey.random(), PrivateKey.random()];
 const v = virtualPrefund(payer.address, hub.address, payee.address, 3n, 100n);
@@ -80,5 +80,42 @@ describe('the voucher book', () => {
   it('a payment must be positive', () => {
     expect(refused(() => pay(newVoucherBook(v), 0n, payer))).toMatchObject({ code: 'out-of-range', field: 'amount' });
     expect(refused(() => pay(newVoucherBook(v), -3n, payer))).toMatchObject({ code: 'out-of-range', field: 'amount' });
+  });
+});
+
+describe('vouchers arriving together', () => {
+  const three = () => {
+    let out = newVoucherBook(v);
+    const sent = [];
+    for (const amount of [5n, 7n, 11n]) {
+      const paid = pay(out, amount, payer);
+      out = paid.book;
+      sent.push(paid.voucher);
+    }
+    return sent;
+  };
+
+  it('the largest is checked and covers the smaller ones; each payment is reported with what it adds', () => {
+    const taken = receiveVouchers(newVoucherBook(v), three());
+    expect(taken.accepted.map((a) => [a.voucher.amount, a.increment])).toEqual([
+      [5n, 5n],
+      [12n, 7n],
+      [23n, 11n],
+    ]);
+    expect(taken.refused).toEqual([]);
+    expect(taken.book.paid).toBe(23n);
+  });
+
+  it('a forged largest is refused and the others are taken on their own; replays are refused', () => {
+    const [a, b] = three();
+    const forged = signVoucher(id, 90n, mallory);
+    const taken = receiveVouchers(newVoucherBook(v), [a!, b!, forged]);
+    expect(taken.accepted.map((x) => x.voucher.amount)).toEqual([5n, 12n]);
+    expect(taken.refused).toHaveLength(1);
+    expect((taken.refused[0]!.error as CoreError).field).toBe('voucher.signature');
+    const again = receiveVouchers(taken.book, [a!, b!]);
+    expect(again.accepted).toEqual([]);
+    expect(again.refused.map((r) => (r.error as CoreError).field)).toEqual(['voucher.amount', 'voucher.amount']);
+    expect(again.book).toEqual(taken.book);
   });
 });

@@ -69,3 +69,53 @@ export function receiveVoucher(book: VoucherBook, voucher: Voucher): { book: Vou
 export function closeVoucherBook(book: VoucherBook): VoucherBook {
   return { ...book, closed: true };
 }
+
+/**
+ * The payee takes the vouchers that arrived together. Vouchers are cumulative, so the largest one
+ * that checks out proves every smaller one: its signature is checked, and the smaller ones that
+ * are for this channel and above what was already received are taken as covered by it, with no
+ * signature check of their own — one check per batch instead of one per payment. If the largest
+ * does not check out, each is taken or refused on its own, in order. Returns the new book, what
+ * was taken (in ascending order, each with what it adds), and each refusal.
+ */
+export function receiveVouchers(book: VoucherBook, vouchers: Voucher[]): { book: VoucherBook; accepted: { voucher: Voucher; increment: bigint }[]; refused: { voucher: Voucher; error: unknown }[] } {
+  const accepted: { voucher: Voucher; increment: bigint }[] = [];
+  const refused: { voucher: Voucher; error: unknown }[] = [];
+  let top: Voucher | undefined;
+  for (const v of vouchers) if (v.channelId === book.channelId && (!top || v.amount > top.amount)) top = v;
+  if (top && vouchers.length > 1) {
+    try {
+      const next = receiveVoucher(book, top);
+      let paid = book.paid;
+      for (const v of [...vouchers].sort((x, y) => (x.amount < y.amount ? -1 : x.amount > y.amount ? 1 : 0))) {
+        if (v === top) continue;
+        if (v.channelId === book.channelId && v.amount > paid && v.amount < top.amount) {
+          accepted.push({ voucher: v, increment: v.amount - paid });
+          paid = v.amount;
+        } else {
+          try {
+            receiveVoucher({ ...book, paid }, v); // says why (replayed, another channel, …)
+            refused.push({ voucher: v, error: new Error('a repeat of a voucher in the same batch') });
+          } catch (error) {
+            refused.push({ voucher: v, error });
+          }
+        }
+      }
+      accepted.push({ voucher: top, increment: top.amount - paid });
+      return { book: next.book, accepted, refused };
+    } catch {
+      // the largest does not check out: take each on its own below
+    }
+  }
+  let current = book;
+  for (const v of vouchers) {
+    try {
+      const next = receiveVoucher(current, v);
+      current = next.book;
+      accepted.push({ voucher: v, increment: next.increment });
+    } catch (error) {
+      refused.push({ voucher: v, error });
+    }
+  }
+  return { book: current, accepted, refused };
+}

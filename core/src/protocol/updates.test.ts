@@ -121,3 +121,27 @@ describe('channel updates', () => {
     expect(receiveUpdates(b, [finalState], bob).invalid[0]!.error.message).toMatch(/final state is a close/);
   });
 });
+
+describe('countersignatures arriving together', () => {
+  it('the highest valid one is taken and the older ones are passed over, not refused; a forged highest one changes nothing', () => {
+    const { a, b } = running();
+    let ca = a;
+    const sent = [];
+    for (let i = 1n; i <= 5n; i++) {
+      const p = proposeUpdate(ca, split(5n - i, 3n + i), undefined, alice);
+      ca = p.channel;
+      sent.push(p.signed);
+    }
+    const atBob = receiveUpdates(b, sent, bob);
+    expect(atBob.countersigned).toHaveLength(5);
+    const back = receiveUpdates(ca, atBob.countersigned, alice);
+    expect(back.invalid).toEqual([]);
+    expect(latestSupported(back.channel)!.state.turnNum).toBe(6);
+    expect(balances(back.channel)).toEqual([0n, 8n]);
+    // The highest one forged (Bob's signature on another state): the others are checked in order instead.
+    const forged = { ...atBob.countersigned[4]!, signatures: [atBob.countersigned[4]!.signatures[0]!, atBob.countersigned[0]!.signatures[1]!] };
+    const mixed = receiveUpdates(ca, [...atBob.countersigned.slice(0, 4), forged], alice);
+    expect(latestSupported(mixed.channel)!.state.turnNum).toBe(5);
+    expect(mixed.invalid.map((i) => i.turnNum)).toEqual([6]);
+  });
+});

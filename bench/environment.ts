@@ -9,7 +9,11 @@ import type { Browser } from '@playwright/test';
 import { writeChainConfig } from '../chain/deploy.ts';
 import { startFaucet } from '../chain/faucet.ts';
 import { startLocalChain } from '../chain/local.ts';
-import { startRelay } from '../hub/src/relay/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { PrivateKey } from '../core/src/index.ts';
+import { ANVIL_HUB_KEY_INDEX, ANVIL_KEYS } from '../chain/anvil.ts';
+import { startHub } from '../hub/src/service/index.ts';
 import { buildPages, launchChromium, serveStatic } from './browser.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +30,8 @@ export interface BenchEnvironment {
   dappUrl: string;
   relayUrl: string;
   rpcUrl: string;
+  /** The hub's address (its relay is relayUrl). */
+  hubAddress: string;
   /** The dapp page URL pointed at the wallet and the relay. */
   dappPage: string;
   close(): Promise<void>;
@@ -34,7 +40,16 @@ export interface BenchEnvironment {
 export async function startBenchEnvironment(): Promise<BenchEnvironment> {
   const chain = await startLocalChain({ configPath: null });
   const faucet = await startFaucet({ rpcUrl: chain.config.rpcUrl, token: chain.config.token });
-  const relay = await startRelay({ port: 0, log: () => undefined });
+  // The hub, with its relay, on a durable store in a temporary directory.
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-hub-'));
+  const hub = await startHub({
+    key: PrivateKey.fromHex(ANVIL_KEYS[ANVIL_HUB_KEY_INDEX]!),
+    chain: { ...chain.config, faucetUrl: faucet.url },
+    dataDir,
+    policy: { users: 'all', maxDepositPerUser: { '0x0000000000000000000000000000000000000000': 10n ** 20n }, challengeDuration: { min: 60, max: 604_800 } },
+    log: () => undefined,
+  });
+  const relay = { url: hub.url, close: async () => { await hub.close(); rmSync(dataDir, { recursive: true, force: true }); } };
   const configPath = join(ROOT, '.local', 'bench-chain.json');
   writeChainConfig({ ...chain.config, faucetUrl: faucet.url, relayUrl: relay.url }, configPath);
   process.env['CHAIN_CONFIG'] = configPath;
@@ -48,6 +63,7 @@ export async function startBenchEnvironment(): Promise<BenchEnvironment> {
     dappUrl: dapp.url,
     relayUrl: relay.url,
     rpcUrl: chain.config.rpcUrl,
+    hubAddress: hub.address,
     dappPage: `${dapp.url}/?wallet=${encodeURIComponent(wallet.url + '/')}&relay=${encodeURIComponent(relay.url)}`,
     close: async () => {
       await browser.close();

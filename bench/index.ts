@@ -4,16 +4,22 @@
  * regression is visible, but it is not part of `npm test` (timing is not a test).
  */
 import { runCoreBench } from './core.bench.ts';
+import { runHubBench } from './hub.bench.ts';
+import { runStoreBench } from '../hub/src/store/file-store.bench.ts';
 import { startBenchEnvironment } from './environment.ts';
 import { runRpcBench } from './rpc.bench.ts';
+import { runPaymentsBench } from './payments.bench.ts';
 import { runUpdatesBench } from './updates.bench.ts';
 
 const results: { name: string; met: boolean }[] = [];
 results.push(...(await runCoreBench()));
+results.push(...(await runStoreBench()));
+results.push(...(await runHubBench()));
 const env = await startBenchEnvironment();
 try {
   results.push(...(await runRpcBench(env)));
   results.push(...(await runUpdatesBench(env)));
+  results.push(...(await runPaymentsBench(env)));
 } finally {
   await env.close();
 }

@@ -12,7 +12,7 @@ import type { BrowserFigure } from './rpc.bench.ts';
 
 const UPDATES = 300;
 const PIPELINED = 3000;
-const WINDOW = 32;
+const WINDOW = 64;
 
 async function userPage(env: BenchEnvironment): Promise<{ page: Page; address: string }> {
   const context = await newBenchContext(env.browser);

@@ -52,9 +52,15 @@ export class PrivateKey {
   /** Signs a 32-byte hash with the EIP-191 prefix, as `signMessage(bytes32)` would. */
   signHash(hash32: Uint8Array): Signature {
     const digest = ethSignedMessageDigest(hash32);
-    if (!isSecp256k1Warm()) warmUpSecp256k1();
-    const sig = secp256k1.sign(digest, this.#bytes, { lowS: true });
-    const signature: Signature = { v: (27 + sig.recovery) as 27 | 28, r: word(sig.r), s: word(sig.s) };
+    let signature: Signature;
+    if (backend) {
+      const { signature: rs, recid } = backend.sign(digest, this.#bytes);
+      signature = { v: (27 + recid) as 27 | 28, r: bytesToHex(rs, 0, 32), s: bytesToHex(rs, 32, 64) };
+    } else {
+      if (!isSecp256k1Warm()) warmUpSecp256k1();
+      const sig = secp256k1.sign(digest, this.#bytes, { lowS: true });
+      signature = { v: (27 + sig.recovery) as 27 | 28, r: word(sig.r), s: word(sig.s) };
+    }
     rememberSigner(hash32, signature, this.address);
     return signature;
   }
@@ -76,6 +82,35 @@ export function publicKeyToAddress(uncompressed: Uint8Array): Address {
 }
 
 const sigScratch = new Uint8Array(65);
+
+/**
+ * A faster implementation of signing and recovery for runtimes that have one (the hub and
+ * headless clients in Node use libsecp256k1: engine/src/node/native-secp256k1.ts). The core
+ * stays pure: it only calls what it is given. Results are the same as ours (RFC 6979 nonces,
+ * low s); anything the backend refuses is tried again here, so the meaning never changes.
+ */
+export interface Secp256k1Backend {
+  /** Signs a 32-byte digest: the 64-byte compact signature r ‖ s (low s) and the recovery id. */
+  sign(digest: Uint8Array, secret: Uint8Array): { signature: Uint8Array; recid: number };
+  /** The uncompressed (65-byte) public key that made `signature64` over `digest`; throws if none. */
+  recover(signature64: Uint8Array, recid: number, digest: Uint8Array): Uint8Array;
+}
+
+let backend: Secp256k1Backend | undefined;
+
+/** Installs (or, with undefined, removes) the faster backend for this process or thread. */
+export function useSecp256k1Backend(b: Secp256k1Backend | undefined): void {
+  backend = b;
+}
+
+function nativeRecover(digest: Uint8Array): Address | undefined {
+  if (!backend) return undefined;
+  try {
+    return publicKeyToAddress(backend.recover(sigScratch.subarray(1), sigScratch[0]!, digest));
+  } catch {
+    return undefined; // refused there: decided by our own code below
+  }
+}
 
 /**
  * Recent recoveries, keyed by hash and signature. A signed state is checked where it is parsed,
@@ -113,6 +148,8 @@ function recoverUncached(hash32: Uint8Array, sig: Signature, field: string): Add
   writeHexInto(sigScratch, 1, sig.r, () => `${field}.r`);
   writeHexInto(sigScratch, 33, sig.s, () => `${field}.s`);
   const digest = ethSignedMessageDigest(hash32);
+  const fast = nativeRecover(digest);
+  if (fast !== undefined) return fast;
   if (!isSecp256k1Warm()) warmUpSecp256k1();
   let point;
   try {
@@ -156,6 +193,8 @@ export function isSignatureBy(hash32: Uint8Array, sig: Signature, expected: Addr
   const cacheKey = `${bytesToHex(hash32)}${sig.r}${sig.s}${sig.v}`;
   const hit = recovered.get(cacheKey);
   if (hit !== undefined) return hit === expected;
+  // With a native backend a recovery costs less than our table multiplication.
+  if (backend) return recoverSigner(hash32, sig, field) === expected;
   const P = knownPoints.get(expected);
   if (!P || (sig.v !== 27 && sig.v !== 28) || typeof sig.r !== 'string' || typeof sig.s !== 'string' || sig.r.length !== 66 || sig.s.length !== 66) {
     const signer = recoverSigner(hash32, sig, field);

@@ -13,6 +13,7 @@
  * This one file is also the worker script: loaded in a worker with `workerData.hubCapacityWorker`,
  * it runs the clients. From a `.ts` file the worker registers tsx first (see `startWorker`).
  */
+import { installNativeSecp256k1 } from '../node/native-secp256k1.ts';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -79,6 +80,7 @@ async function runClients(init: WorkerInit): Promise<void> {
   const port = parentPort!;
   await keccakReady;
   warmUpSecp256k1();
+  installNativeSecp256k1(); // Node: libsecp256k1, as the hub and headless clients run
   const engines = new Map<Address, Engine>();
   const send = (from: Address, to: Address, text: string) => {
     const local = engines.get(to);
@@ -187,6 +189,7 @@ function next<K extends Control['kind']>(worker: Worker, kind: K): Promise<Extra
 export async function measureHubCapacityThreaded(opts: HubCapacityThreadedOptions): Promise<HubCapacityThreadedResult> {
   await keccakReady;
   warmUpSecp256k1();
+  installNativeSecp256k1(); // Node: libsecp256k1, as the hub and headless clients run
   const clients = Math.max(2, opts.clients);
   const workerCount = Math.max(1, Math.min(opts.workers ?? 1, clients));
   const amount = opts.amount ?? 1000n;

@@ -8,6 +8,7 @@
  *   const r = await measureHubCapacity({ clients: 20, channels: 400 });
  *   r.channelsPerSecond
  */
+import { installNativeSecp256k1 } from '../node/native-secp256k1.ts';
 import { type Address, type Bytes32, PrivateKey, ZERO_ADDRESS, addressToDestination, AllocationType, channelId as channelIdOf, keccakReady, warmUpSecp256k1 } from '../../../core/src/index.ts';
 import type { Channel } from '../../../core/src/protocol/channel.ts';
 import { signState } from '../../../core/src/signed-state.ts';
@@ -131,6 +132,7 @@ export function percentile(sorted: number[], p: number): number {
 export async function measureHubCapacity(opts: HubCapacityOptions): Promise<HubCapacityResult> {
   await keccakReady;
   warmUpSecp256k1();
+  installNativeSecp256k1(); // Node: libsecp256k1, as the hub and headless clients run
   const clients = Math.max(2, opts.clients);
   const amount = opts.amount ?? 1000n;
   const network = new InProcessNetwork();

@@ -14,6 +14,7 @@
  *     rejects with the reason (`joinChannel(id, { reject })`). After a restart, proposals stored
  *     but not yet answered are decided again.
  */
+import { installNativeSecp256k1 } from '../../../engine/src/node/native-secp256k1.ts';
 import { type Address, type Bytes32, type PrivateKey, ZERO_ADDRESS, channelId as channelIdOf } from '../../../core/src/index.ts';
 import { type Payload, type ProtocolMessage, objectiveIds, parseMessage, serializeMessage } from '../../../core/src/protocol/message.ts';
 import { fundFromFaucet } from '../../../chain/faucet.ts';
@@ -118,6 +119,8 @@ function localRelayUrl(host: string, port: number): string {
 export async function startHub(options: HubOptions): Promise<Hub> {
   const { key, chain, policy } = options;
   const log = options.log ?? consoleHubLog;
+  // libsecp256k1 for signing and checking signatures, when the native addon loads.
+  log('hub.crypto', { native: installNativeSecp256k1() });
   const address = key.address;
   const consensusApp = chain.consensusApp.toLowerCase() as Address;
   const startedAt = Date.now();

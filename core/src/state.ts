@@ -116,8 +116,19 @@ export function encodeState(s: State, id: Bytes32 = channelId(s)): Uint8Array {
   return out;
 }
 
+/**
+ * Hashes already computed, by state object: a state is hashed many times on its way (signed,
+ * checked, countersigned, stored), and the core never changes a state once made (every change
+ * is a new object), so the object identifies its hash. Callers must not mutate a State.
+ */
+const hashes = new WeakMap<State, { id: Bytes32 | undefined; hash: Uint8Array }>();
+
 export function hashStateBytes(s: State, id?: Bytes32): Uint8Array {
-  return keccak256(encodeState(s, id));
+  const hit = hashes.get(s);
+  if (hit && hit.id === id) return hit.hash;
+  const hash = keccak256(encodeState(s, id));
+  hashes.set(s, { id, hash });
+  return hash;
 }
 
 /** The state hash (pass the channel id if you have it, to skip recomputing it). */

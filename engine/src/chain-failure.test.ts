@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { type Address, type Bytes32, PrivateKey } from '../../core/src/index.ts';
 import type { ChainFailure } from '../../core/src/objectives/effects.ts';
 import { ChainError } from './chain/errors.ts';
+import { channelId as channelIdOf } from '../../core/src/state.ts';
 import type { ChainEvent, ChainService } from './chain/types.ts';
 import { Engine } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
@@ -34,10 +35,14 @@ function memoryChain() {
       emit({ type: 'Deposited', channelId, asset, destinationHoldings: expectedHeld + amount, blockNumber: ++block, txHash: '0x01', logIndex: 0 });
       return { hash: '0x01', blockNumber: block, gasUsed: 1n };
     },
-    concludeAndTransferAllAssets: async () => {
+    concludeAndTransferAllAssets: async (signed) => {
       const failure = failNext.get(account)?.conclude?.shift();
       if (failure !== undefined) throw failure;
-      throw new Error('not scripted');
+      // Pays everything out: the channel's holdings go to zero.
+      const id = channelIdOf(signed.state);
+      for (const e of signed.state.outcome) holdings.set(`${e.asset}:${id}`, 0n);
+      emit({ type: 'Concluded', channelId: id, finalizedAt: 0, blockNumber: ++block, txHash: '0x02', logIndex: 0 });
+      return { hash: '0x02', blockNumber: block, gasUsed: 1n };
     },
     watch: (_ids, listener) => {
       watchers.add(listener);
@@ -140,6 +145,22 @@ describe('chain failures in objective progress', () => {
       failure: { operation: 'conclude', code: 'reverted', reason: 'Channel finalized', txHash: '0xab' },
     });
     expect((await p.alice.engine.getChannel(channelId))?.status).toBe('failed');
+    p.alice.engine.stop();
+    p.bob.engine.stop();
+  });
+
+  it('a close that failed on chain can be tried again: the signed final state is submitted, and the channel closes', async () => {
+    const p = pair();
+    const channelId = await openChannel(p, [300n, 500n]);
+    await until(async () => (await p.alice.engine.getChannel(channelId))?.status === 'running' && (await p.bob.engine.getChannel(channelId))?.status === 'running', 'both running');
+    p.chain.failNext.set(p.alice.key.address, { conclude: [new ChainError('unreachable', 'The chain at http://127.0.0.1:8545 is not reachable')] });
+    await p.alice.engine.closeChannel(channelId);
+    await until(async () => (await p.alice.engine.getChannel(channelId))?.status === 'failed', "Alice's close to fail");
+    await p.alice.engine.closeChannel(channelId);
+    await until(async () => (await p.alice.engine.getChannel(channelId))?.status === 'closed', 'the close to complete');
+    await until(async () => (await p.bob.engine.getChannel(channelId))?.status === 'closed', 'Bob to see it closed');
+    // Once closed there is nothing left to close.
+    await expect(p.alice.engine.closeChannel(channelId)).rejects.toThrow(/nothing to close/);
     p.alice.engine.stop();
     p.bob.engine.stop();
   });

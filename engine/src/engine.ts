@@ -1124,7 +1124,15 @@ export class Engine {
     const blocker = this.ledgers.closeBlocker(channelId) ?? this.virtualFundedFrom(channelId);
     if (blocker) throw new EngineError('busy', `${blocker}: it cannot be closed now`);
     const supported = latestSupported(channel);
-    if (!supported || supported.state.isFinal) throw new EngineError('not-allowed', `channel ${channelId} has nothing to close`);
+    if (!supported) throw new EngineError('not-allowed', `channel ${channelId} has nothing to close`);
+    if (supported.state.isFinal) {
+      // A close whose conclusion failed on chain (the RPC was down, no ETH for gas, …) can be
+      // tried again: the final state is signed by everyone, so trying again only submits it.
+      const defunding = objectiveIds.directDefunding(channelId);
+      const status = this.committed.get(defunding)?.status ?? (await this.store.getObjective(defunding))?.status;
+      if (status !== 'failed' || this.actors.has(defunding)) throw new EngineError('not-allowed', `channel ${channelId} has nothing to close`);
+      return channel;
+    }
     const funding = objectiveIds.directFunding(channelId);
     for (const id of this.actors.keys()) if (id.includes(channelId) && id !== funding) throw new EngineError('busy', `channel ${channelId} is busy with ${id}`);
     if (this.updateWaiters.get(channelId)?.size) throw new EngineError('busy', `channel ${channelId} has updates waiting for a countersignature`);

@@ -24,7 +24,7 @@ const deposit = (code: string, more: Partial<ChainFailure> = {}): ChainFailure =
 const conclude = (code: string, more: Partial<ChainFailure> = {}): ChainFailure => ({ operation: 'conclude', code, ...more });
 
 const NEW_CHANNEL = 'You can close the channel to end it. To try again, open a new channel.';
-const CLOSE_SAFE = "Your 1 ETH is safe: the final state you both signed, kept in this wallet, pays it out once submitted on chain. This wallet cannot resubmit it by itself yet; do not clear this site's data.";
+const CLOSE_SAFE = "Your 1 ETH is safe: the final state you both signed, kept in this wallet, pays it out once submitted on chain. Close the channel again to submit it once the problem is fixed; do not clear this site's data before then.";
 
 describe('the chain error notice: wording per error code', () => {
   it('names the channel (counterparty, asset) and what failed', () => {

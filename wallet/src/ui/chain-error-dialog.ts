@@ -136,7 +136,7 @@ export function describeChainFailure(facts: ChainFailureFacts): ChainErrorNotice
     if (nothingMoved) funds = `Nothing was paid out: ${held}.`;
     else if (f.code === 'timeout') funds = `The closing transaction may still go through and pay everyone out. Until it does, ${held}.`;
     else funds = `As far as this wallet can tell, nothing was paid out: ${held}.`;
-    action = `Your ${amount(mine)} is safe: the final state you both signed, kept in this wallet, pays it out once submitted on chain. This wallet cannot resubmit it by itself yet; do not clear this site's data.`;
+    action = `Your ${amount(mine)} is safe: the final state you both signed, kept in this wallet, pays it out once submitted on chain. Close the channel again to submit it once the problem is fixed; do not clear this site's data before then.`;
   }
 
   return {

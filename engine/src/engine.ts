@@ -490,7 +490,11 @@ export class Engine {
     );
   }
 
-  private async proposeDirect(a: { participants: Address[]; amounts: bigint[]; asset: Address; appDefinition: Address; appData: Hex; challengeDuration: number; channelNonce: bigint | undefined }): Promise<Bytes32> {
+  /**
+   * `depositOrder`: the participants' indices in the order their allocations (and so their
+   * deposits, which go in turn) come; default the participants' own order.
+   */
+  private async proposeDirect(a: { participants: Address[]; amounts: bigint[]; asset: Address; appDefinition: Address; appData: Hex; challengeDuration: number; channelNonce: bigint | undefined; depositOrder?: number[] }): Promise<Bytes32> {
     const me = this.address;
     const prefund: State = {
       participants: a.participants,
@@ -501,7 +505,7 @@ export class Engine {
         {
           asset: a.asset,
           assetMetadata: { assetType: 0, metadata: '0x' },
-          allocations: a.participants.map((p, i) => ({ destination: addressToDestination(p), amount: a.amounts[i]!, allocationType: AllocationType.simple, metadata: '0x' as const })),
+          allocations: (a.depositOrder ?? a.participants.map((_, i) => i)).map((i) => ({ destination: addressToDestination(a.participants[i]!), amount: a.amounts[i]!, allocationType: AllocationType.simple, metadata: '0x' as const })),
         },
       ],
       appData: a.appData,
@@ -518,7 +522,7 @@ export class Engine {
 
   /**
    * Proposes a ledger channel with a hub (the user approved it): `[hub, me]`, so the hub leads it;
-   * ConsensusApp; funded by deposits in turn, the hub's first. The hub sees an ordinary channel
+   * ConsensusApp; funded by deposits in turn, ours first (our allocation comes first). The hub sees an ordinary channel
    * proposal. One open ledger per hub and asset.
    */
   createLedgerChannel(args: CreateLedgerChannelArgs): Promise<Bytes32> {
@@ -533,6 +537,9 @@ export class Engine {
       return this.proposeDirect({
         participants: [args.hub, this.address],
         amounts: [args.hubAmount, args.myAmount],
+        // The user deposits first, the hub after: a user who never deposits cannot strand the
+        // hub's deposit (the hub leads the ledger's updates all the same).
+        depositOrder: [1, 0],
         asset: args.asset,
         appDefinition: consensusApp,
         appData: LEDGER_APP_DATA,

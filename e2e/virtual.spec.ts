@@ -81,6 +81,9 @@ async function pay(payer: User, channelId: string, count: number, from = 0): Pro
   return BigInt(total);
 }
 
+/** The last budget_updated notification the user's dapp got. */
+const lastBudgetNotice = (u: User) => u.page.evaluate(() => window.dapp.notifications.filter((n) => n.method === 'budget_updated').at(-1)?.params as { locked: string; send: string } | undefined);
+
 /** What the payee's dapp was told it received on `channelId`: the last payment_received total. */
 const receivedTotal = (payee: User, channelId: string) =>
   payee.page.evaluate((id) => {
@@ -105,6 +108,8 @@ test('budgets, then a virtual channel with 1,000 payments and a close with no on
 
   const channelId = await createVirtual(alice, bob, E18 / 2n);
   expect((await getBudget(alice)).locked).toBe(hex(E18 / 2n));
+  // The dapp hears of the budget change too.
+  await expect.poll(() => lastBudgetNotice(alice)).toMatchObject({ locked: hex(E18 / 2n), send: hex(E18 / 2n) });
   const total = await pay(alice, channelId, 1_000);
   await expect.poll(() => receivedTotal(bob, channelId), { timeout: 30_000 }).toBe(total.toString());
   expect(BigInt((await getVirtual(bob, channelId)).paid)).toBe(total);
@@ -118,6 +123,7 @@ test('budgets, then a virtual channel with 1,000 payments and a close with no on
   await expect.poll(async () => BigInt((await getBudget(alice)).send)).toBe(E18 - total);
   await expect.poll(async () => BigInt((await getBudget(bob)).send)).toBe(total);
   expect((await getBudget(alice)).locked).toBe('0x0');
+  await expect.poll(() => lastBudgetNotice(bob)).toMatchObject({ locked: '0x0', send: hex(total) });
 
   // Closing the budgets withdraws exactly that on chain (less the gas of whoever concludes).
   for (const [u, expected] of [[alice, E18 - total], [bob, total]] as const) {

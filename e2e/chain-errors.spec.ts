@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type Browser, type Page, expect, test } from '@playwright/test';
 import { JsonRpcProvider, getAddress, id as topicOf } from 'ethers';
 import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
-import { wallet, walletIframe } from './support.ts';
+import { answerDialog, wallet, walletIframe } from './support.ts';
 
 type Config = { rpcUrl: string; adjudicator: string; relayUrl: string };
 const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
@@ -31,7 +31,7 @@ async function user(browser: Browser, site: 'A' | 'B'): Promise<User> {
   await page.goto(`${base}/?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
   await page.evaluate(() => window.dapp.connect());
   const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
-  await wallet(page).getByTestId('connect-approve').click();
+  await answerDialog(page, 'connect-approve');
   const [address] = await accounts;
   await page.evaluate(() => window.dapp.connectRelay());
   return { page, address: address! };
@@ -66,12 +66,12 @@ test('a deposit above the funding account balance: the user sees why in the wall
       window.dapp.client!.createChannel({ counterparty: counterparty as `0x${string}`, asset: '0x0000000000000000000000000000000000000000', amount: amount as `0x${string}`, counterpartyAmount: counterpartyAmount as `0x${string}` }),
     { counterparty: bob.address, amount: hex(deposit), counterpartyAmount: hex(10n ** 15n) },
   );
-  await wallet(alice.page).getByTestId('fund-approve').click();
+  await answerDialog(alice.page, 'fund-approve');
   const { channelId } = await created;
   await expect(walletIframe(alice.page)).toBeHidden();
   expect(await proposedTo(bob)).toBe(channelId);
   const joined = bob.page.evaluate((channelId) => window.dapp.client!.joinChannel({ channelId: channelId as `0x${string}` }), channelId);
-  await wallet(bob.page).getByTestId('fund-approve').click();
+  await answerDialog(bob.page, 'fund-approve');
   await joined;
 
   // Alice deposits first; her wallet's account holds the faucet's 10 ETH, not 20.
@@ -95,14 +95,14 @@ test('a deposit above the funding account balance: the user sees why in the wall
   expect(await status(alice, channelId)).toBe('failed');
 
   // Dismissed: the notice goes and the wallet asks the page to hide the iframe.
-  await wallet(alice.page).getByTestId('chain-error-dismiss').click();
+  await answerDialog(alice.page, 'chain-error-dismiss');
   await expect(notice).toHaveCount(0);
   await expect(walletIframe(alice.page)).toBeHidden();
   expect((await uiRequests(alice)).slice(-2)).toEqual([true, false]);
 
   // As the notice says: closing ends the channel. Bob's funding stops without a notice (not a chain failure).
   const closing = alice.page.evaluate((channelId) => window.dapp.client!.closeChannel({ channelId: channelId as `0x${string}` }), channelId);
-  await wallet(alice.page).getByTestId('close-approve').click();
+  await answerDialog(alice.page, 'close-approve');
   await closing;
   await expect.poll(() => status(alice, channelId), { timeout: 60_000 }).toBe('closed');
   await expect.poll(() => status(bob, channelId), { timeout: 60_000 }).toBe('closed');

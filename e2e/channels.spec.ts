@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type Browser, type Page, expect, test } from '@playwright/test';
 import { Contract, Interface, JsonRpcProvider, id as topicOf } from 'ethers';
 import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
-import { wallet, walletIframe } from './support.ts';
+import { answerDialog, wallet, walletIframe } from './support.ts';
 
 type Config = { rpcUrl: string; adjudicator: string; token: string; relayUrl: string };
 const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
@@ -30,7 +30,7 @@ async function user(browser: Browser, site: 'A' | 'B', via: 'wallet' | 'page' = 
   await page.goto(`${base}/?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
   await page.evaluate(() => window.dapp.connect());
   const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
-  await wallet(page).getByTestId('connect-approve').click();
+  await answerDialog(page, 'connect-approve');
   const [address] = await accounts;
   await page.evaluate((via) => window.dapp.connectRelay(via), via);
   return { page, address: address! };
@@ -59,12 +59,12 @@ async function open(a: User, b: User, asset: string, amounts: [bigint, bigint], 
   );
   await expect(wallet(a.page).getByTestId('fund-dialog')).toBeVisible();
   await expect(wallet(a.page).getByTestId('fund-counterparty')).toHaveText(new RegExp(b.address.slice(2), 'i'));
-  await wallet(a.page).getByTestId('fund-approve').click();
+  await answerDialog(a.page, 'fund-approve');
   const { channelId } = await created;
   expect(await proposedTo(b)).toBe(channelId);
   const joined = b.page.evaluate((channelId) => window.dapp.client!.joinChannel({ channelId: channelId as `0x${string}` }), channelId);
   await expect(wallet(b.page).getByTestId('fund-dialog')).toBeVisible();
-  await wallet(b.page).getByTestId('fund-approve').click();
+  await answerDialog(b.page, 'fund-approve');
   await joined;
   if (opts.reloadDuringFunding) await reopen(opts.reloadDuringFunding, opts.site!);
   await expect.poll(() => status(a, channelId), { timeout: 60_000 }).toBe('running');
@@ -75,7 +75,7 @@ async function open(a: User, b: User, asset: string, amounts: [bigint, bigint], 
 async function close(closer: User, other: User, channelId: string, opts: { reload?: User; site?: 'A' | 'B' } = {}): Promise<void> {
   const closing = closer.page.evaluate((channelId) => window.dapp.client!.closeChannel({ channelId: channelId as `0x${string}` }), channelId);
   await expect(wallet(closer.page).getByTestId('close-dialog')).toBeVisible();
-  await wallet(closer.page).getByTestId('close-approve').click();
+  await answerDialog(closer.page, 'close-approve');
   await closing;
   if (opts.reload) await reopen(opts.reload, opts.site!);
   await expect.poll(() => status(closer, channelId), { timeout: 60_000 }).toBe('closed');
@@ -186,11 +186,11 @@ test('a user rejecting the funding ends it cleanly on both sides', async ({ brow
     ({ b, asset }) => window.dapp.client!.createChannel({ counterparty: b as `0x${string}`, asset: asset as `0x${string}`, amount: '0x64', counterpartyAmount: '0x64' }),
     { b: bob.address, asset: ETH },
   );
-  await wallet(alice.page).getByTestId('fund-approve').click();
+  await answerDialog(alice.page, 'fund-approve');
   const { channelId } = await created;
   expect(await proposedTo(bob)).toBe(channelId);
   const joined = bob.page.evaluate((channelId) => window.dapp.client!.joinChannel({ channelId: channelId as `0x${string}` }).then(() => 0, (e: { code: number }) => e.code), channelId);
-  await wallet(bob.page).getByTestId('fund-reject').click();
+  await answerDialog(bob.page, 'fund-reject');
   expect(await joined).toBe(4001);
   await expect.poll(() => status(bob, channelId)).toBe('rejected');
   await expect.poll(() => status(alice, channelId)).toBe('rejected');

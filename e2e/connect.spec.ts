@@ -4,7 +4,7 @@
  * partitioning on, as in production.
  */
 import { expect, test } from '@playwright/test';
-import { DAPP_A, DAPP_B, WALLET_ORIGIN, call, mountWallet, openDapp, requestAccounts, wallet, walletFrame, walletIframe } from './support.ts';
+import { answerDialog, call, DAPP_A, DAPP_B, mountWallet, openDapp, requestAccounts, wallet, WALLET_ORIGIN, walletFrame, walletIframe } from './support.ts';
 
 test('connect: the user approves in the iframe dialog, which names the site and the wallet address', async ({ page }) => {
   await openDapp(page, 'A');
@@ -16,7 +16,7 @@ test('connect: the user approves in the iframe dialog, which names the site and 
   const pending = page.evaluate(() => window.dapp.client!.requestAccounts());
   await expect(wallet(page).getByTestId('connect-site')).toHaveText(DAPP_A);
   const shownAddress = await wallet(page).getByTestId('connect-address').textContent();
-  await wallet(page).getByTestId('connect-approve').click();
+  await answerDialog(page, 'connect-approve');
   const accounts = await pending;
   expect(accounts).toHaveLength(1);
   expect(shownAddress!.toLowerCase()).toBe(accounts[0]);
@@ -56,7 +56,7 @@ test('a second dapp site gets its own prompt and, by storage partitioning, its o
   expect(await call(page, 'eth_accounts')).toEqual({ result: [] });
   const pending = page.evaluate(() => window.dapp.client!.requestAccounts());
   await expect(wallet(page).getByTestId('connect-site')).toHaveText(DAPP_B);
-  await wallet(page).getByTestId('connect-approve').click();
+  await answerDialog(page, 'connect-approve');
   const b = await pending;
   // Separate wallets: the browser gives the iframe under site B a different storage partition.
   expect(a.ok && b[0]).toBeTruthy();

@@ -12,7 +12,7 @@ import { type Browser, type Page, expect, test } from '@playwright/test';
 import { Contract, JsonRpcProvider, Wallet, id as topicOf } from 'ethers';
 import { ANVIL_KEYS } from '../chain/anvil.ts';
 import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
-import { wallet } from './support.ts';
+import { answerDialog } from './support.ts';
 
 type Config = { rpcUrl: string; adjudicator: string; relayUrl: string };
 const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
@@ -58,7 +58,7 @@ async function user(browser: Browser, site: 'A' | 'B', extensionKey: string, opt
   await page.goto(url(site));
   await page.evaluate(() => window.dapp.connect());
   const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
-  await wallet(page).getByTestId('connect-approve').click();
+  await answerDialog(page, 'connect-approve');
   const [address] = await accounts;
   await page.evaluate(() => window.dapp.connectRelay());
   const rejectTransactions = opts.rejectTransactions ?? false;
@@ -100,11 +100,11 @@ async function propose(a: User, b: User, amounts: [bigint, bigint]): Promise<str
       window.dapp.client!.createChannel({ counterparty: counterparty as `0x${string}`, asset: '0x0000000000000000000000000000000000000000', amount: amount as `0x${string}`, counterpartyAmount: counterpartyAmount as `0x${string}` }),
     { counterparty: b.address, amount: hex(amounts[0]), counterpartyAmount: hex(amounts[1]) },
   );
-  await wallet(a.page).getByTestId('fund-approve').click();
+  await answerDialog(a.page, 'fund-approve');
   const { channelId } = await created;
   expect(await proposedTo(b)).toBe(channelId);
   const joined = b.page.evaluate((channelId) => window.dapp.client!.joinChannel({ channelId: channelId as `0x${string}` }), channelId);
-  await wallet(b.page).getByTestId('fund-approve').click();
+  await answerDialog(b.page, 'fund-approve');
   await joined;
   return channelId;
 }
@@ -178,7 +178,7 @@ test('deposits and the conclusion are sent by the extensions; the wallet keys se
   // Alice reloads; her page registers the extension again on connect, and the conclusion goes out through it.
   await reopen(alice);
   const closing = alice.page.evaluate((channelId) => window.dapp.client!.closeChannel({ channelId: channelId as `0x${string}` }), channelId);
-  await wallet(alice.page).getByTestId('close-approve').click();
+  await answerDialog(alice.page, 'close-approve');
   await closing;
   await expect.poll(() => status(alice, channelId), { timeout: 60_000 }).toBe('closed');
   await expect.poll(() => status(bob, channelId), { timeout: 60_000 }).toBe('closed');

@@ -38,7 +38,7 @@ export async function requestAccounts(page: Page, answer: 'approve' | 'reject'):
   const dialog = wallet(page).getByTestId('connect-dialog');
   await expect(dialog).toBeVisible();
   await expect(walletIframe(page)).toBeVisible();
-  await wallet(page).getByTestId(`connect-${answer}`).click();
+  await answerDialog(page, `connect-${answer}`);
   const outcome = await page.evaluate(() => (window as unknown as { pending: Promise<{ ok: true; accounts: string[] } | { ok: false; code: number }> }).pending);
   await expect(walletIframe(page)).toBeHidden();
   return outcome;
@@ -54,4 +54,20 @@ export async function call(page: Page, method: string, params?: unknown): Promis
       ),
     { method, params },
   );
+}
+
+/**
+ * Clicks a button of a wallet dialog and waits until the dialog has taken it (the button is gone).
+ * A click that lands while Chromium is still bringing a just re-shown cross-site iframe back into
+ * hit-testing can be dropped (seen about once in ten runs when the iframe was hidden and shown
+ * again in quick succession): the dialog stays open, as it would for a user, who would click
+ * again — and so does this.
+ */
+export async function answerDialog(page: Page, testId: string): Promise<void> {
+  const button = wallet(page).getByTestId(testId);
+  await expect(button).toBeVisible();
+  await expect(async () => {
+    if (await button.isVisible()) await button.click({ timeout: 2_000 });
+    await expect(button).toBeHidden({ timeout: 2_000 });
+  }).toPass({ timeout: 30_000 });
 }

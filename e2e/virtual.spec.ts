@@ -11,7 +11,7 @@ import { type Browser, type Page, expect, test } from '@playwright/test';
 import { JsonRpcProvider } from 'ethers';
 import { hubState, restartHub } from './hub-process.ts';
 import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
-import { wallet } from './support.ts';
+import { answerDialog, wallet } from './support.ts';
 
 type Config = { rpcUrl: string; relayUrl: string };
 const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
@@ -32,7 +32,7 @@ async function user(browser: Browser, site: 'A' | 'B'): Promise<User> {
   const page = await context.newPage();
   await open(page, site);
   const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
-  await wallet(page).getByTestId('connect-approve').click();
+  await answerDialog(page, 'connect-approve');
   const [address] = await accounts;
   await page.evaluate(() => window.dapp.connectRelay());
   return { page, address: address!.toLowerCase() as `0x${string}`, site };
@@ -49,7 +49,7 @@ async function approveBudget(u: User, send: bigint, receive: bigint) {
   const hub = hubState().address;
   const budget = u.page.evaluate(({ hub, send, receive }) => window.dapp.client!.requestBudget({ hub: hub as `0x${string}`, asset: '0x0000000000000000000000000000000000000000', sendAmount: send as `0x${string}`, receiveAmount: receive as `0x${string}`, challengeDuration: 600 }), { hub, send: hex(send), receive: hex(receive) });
   await expect(wallet(u.page).getByTestId('budget-deposit')).toContainText('ETH');
-  await wallet(u.page).getByTestId('budget-approve').click();
+  await answerDialog(u.page, 'budget-approve');
   const b = await budget;
   expect(b.status).toBe('running');
   return b;
@@ -129,7 +129,7 @@ test('budgets, then a virtual channel with 1,000 payments and a close with no on
   for (const [u, expected] of [[alice, E18 - total], [bob, total]] as const) {
     const before = await p.getBalance(u.address);
     const closing = u.page.evaluate((hub) => window.dapp.client!.closeBudget({ hub: hub as `0x${string}` }), hub);
-    await wallet(u.page).getByTestId('budget-close-approve').click();
+    await answerDialog(u.page, 'budget-close-approve');
     await closing;
     await expect.poll(async () => (await getBudget(u)).status, { timeout: 30_000 }).toBe('closed');
     const after = await p.getBalance(u.address);

@@ -7,7 +7,8 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium } from '@playwright/test';
+import { type Browser, type BrowserContext, type Page, chromium } from '@playwright/test';
+import type { BenchEnvironment } from './environment.ts';
 import { build } from 'vite';
 import { freePort } from '../chain/anvil.ts';
 import { chromiumLaunchOptions } from '../e2e/chromium.ts';
@@ -69,4 +70,17 @@ export async function newBenchContext(browser: Browser): Promise<BrowserContext>
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** A user for the browser benchmarks: a fresh context on the test dapp, the wallet connected (approved) and on the hub's relay. */
+export async function benchUser(env: BenchEnvironment): Promise<{ page: Page; address: string }> {
+  const context = await newBenchContext(env.browser);
+  const page = await context.newPage();
+  await page.goto(env.dappPage);
+  await page.evaluate(() => window.dapp.connect());
+  const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
+  await page.frameLocator('iframe').getByTestId('connect-approve').click();
+  const [address] = await accounts;
+  await page.evaluate(() => window.dapp.connectRelay());
+  return { page, address: address! };
 }

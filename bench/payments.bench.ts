@@ -7,7 +7,7 @@
  * Baseline: the sdk → wallet round trip in the payer's page.
  */
 import type { Page } from '@playwright/test';
-import { newBenchContext, percentile } from './browser.ts';
+import { benchUser, percentile } from './browser.ts';
 import type { BenchEnvironment } from './environment.ts';
 import type { BrowserFigure } from './rpc.bench.ts';
 
@@ -15,18 +15,6 @@ const PAYMENTS = 5_000;
 const SEQUENTIAL = 500;
 const WINDOW = 64;
 const OPENS = 10;
-
-async function userPage(env: BenchEnvironment): Promise<{ page: Page; address: string }> {
-  const context = await newBenchContext(env.browser);
-  const page = await context.newPage();
-  await page.goto(env.dappPage);
-  await page.evaluate(() => window.dapp.connect());
-  const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
-  await page.frameLocator('iframe').getByTestId('connect-approve').click();
-  const [address] = await accounts;
-  await page.evaluate(() => window.dapp.connectRelay());
-  return { page, address: address! };
-}
 
 async function approveBudget(page: Page, hub: string, send: bigint, receive: bigint): Promise<void> {
   const budget = page.evaluate(
@@ -38,8 +26,8 @@ async function approveBudget(page: Page, hub: string, send: bigint, receive: big
 }
 
 export async function runPaymentsBench(env: BenchEnvironment): Promise<BrowserFigure[]> {
-  const alice = await userPage(env);
-  const bob = await userPage(env);
+  const alice = await benchUser(env);
+  const bob = await benchUser(env);
   const E18 = 10n ** 18n;
   await approveBudget(alice.page, env.hubAddress, 5n * E18, 0n);
   await approveBudget(bob.page, env.hubAddress, 0n, 5n * E18);

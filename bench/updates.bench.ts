@@ -6,7 +6,7 @@
  * several hops each update makes.
  */
 import type { Page } from '@playwright/test';
-import { newBenchContext, percentile } from './browser.ts';
+import { benchUser, percentile } from './browser.ts';
 import type { BenchEnvironment } from './environment.ts';
 import type { BrowserFigure } from './rpc.bench.ts';
 
@@ -14,21 +14,9 @@ const UPDATES = 300;
 const PIPELINED = 3000;
 const WINDOW = 64;
 
-async function userPage(env: BenchEnvironment): Promise<{ page: Page; address: string }> {
-  const context = await newBenchContext(env.browser);
-  const page = await context.newPage();
-  await page.goto(env.dappPage);
-  await page.evaluate(() => window.dapp.connect());
-  const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
-  await page.frameLocator('iframe').getByTestId('connect-approve').click();
-  const [address] = await accounts;
-  await page.evaluate(() => window.dapp.connectRelay());
-  return { page, address: address! };
-}
-
 export async function runUpdatesBench(env: BenchEnvironment): Promise<BrowserFigure[]> {
-  const alice = await userPage(env);
-  const bob = await userPage(env);
+  const alice = await benchUser(env);
+  const bob = await benchUser(env);
   const created = alice.page.evaluate(
     (b) => window.dapp.client!.createChannel({ counterparty: b as `0x${string}`, asset: '0x0000000000000000000000000000000000000000', amount: '0xde0b6b3a7640000', counterpartyAmount: '0x0' }),
     bob.address,

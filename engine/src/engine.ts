@@ -15,7 +15,7 @@ import {
   channelId as computeChannelId,
   decodeVoucherAppData,
 } from '../../core/src/index.ts';
-import { type Channel, POSTFUND_TURN, latest, latestSupported, newChannel, receiveSignedState, stateAt } from '../../core/src/protocol/channel.ts';
+import { type Channel, POSTFUND_TURN, counterparties, latest, latestSupported, newChannel, receiveSignedState, stateAt } from '../../core/src/protocol/channel.ts';
 import { type LedgerPayload, type Payload, type ProtocolMessage, objectiveIds, parseMessage, serializeMessage, MAX_PAYLOADS } from '../../core/src/protocol/message.ts';
 import { checkCloseProposal, directDefundMachine } from '../../core/src/objectives/direct-defund.ts';
 import { directFundMachine } from '../../core/src/objectives/direct-fund.ts';
@@ -1721,7 +1721,7 @@ export class Engine {
     // Update proposals not yet countersigned (also ones a reload interrupted).
     for (const channel of [...this.store.cachedChannels()]) {
       if (this.ledgers.has(channel.id) || this.isVirtualChannel(channel)) continue;
-      if (runningState(channel) && inFlight(channel) > 0) for (const to of this.othersIn(channel)) this.sendUpdates(channel, to);
+      if (runningState(channel) && inFlight(channel) > 0) for (const to of counterparties(channel)) this.sendUpdates(channel, to);
     }
     // Ledger proposals not yet countersigned.
     this.ledgers.resend();
@@ -1754,10 +1754,6 @@ export class Engine {
   /** Callers waiting for their update's countersignature, by channel and turn. */
   private readonly updateWaiters = new Map<Bytes32, Map<number, { resolve: (s: ChannelSummary) => void; reject: (e: Error) => void }>>();
 
-  private othersIn(channel: Channel): Address[] {
-    return channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex);
-  }
-
   /**
    * Proposes what is queued after the tasks already waiting have run, so calls that arrive
    * together (a dapp issuing several at once) are signed, committed and sent together.
@@ -1772,7 +1768,11 @@ export class Engine {
   private async proposeQueued(): Promise<void> {
     this.proposalsScheduled = false;
     const byChannel = new Map<Bytes32, typeof this.queuedProposals>();
-    for (const p of this.queuedProposals.splice(0)) byChannel.set(p.channelId, [...(byChannel.get(p.channelId) ?? []), p]);
+    for (const p of this.queuedProposals.splice(0)) {
+      const calls = byChannel.get(p.channelId);
+      if (calls) calls.push(p);
+      else byChannel.set(p.channelId, [p]);
+    }
     for (const [channelId, calls] of byChannel) {
       let channel: Channel;
       try {
@@ -1803,7 +1803,7 @@ export class Engine {
       for (const [turn, call] of waiting) waiters.set(turn, call);
       this.updateWaiters.set(channelId, waiters);
       const payloads: Payload[] = signed.map((signedState) => ({ type: 'state', objectiveId: objectiveIds.update(channelId, signedState.state.turnNum), signedState }));
-      for (const to of this.othersIn(channel)) this.post(to, { payloads });
+      for (const to of counterparties(channel)) this.post(to, { payloads });
     }
   }
 

@@ -1,50 +1,12 @@
 import { type AnyActorRef, createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { AllocationType, addressToDestination } from '../outcome.ts';
-import { type Channel, newChannel, receiveSignedState, signAndAdd } from '../protocol/channel.ts';
-import { PrivateKey } from '../signature.ts';
+import { signAndAdd } from '../protocol/channel.ts';
 import type { SignedState } from '../signed-state.ts';
-import type { State } from '../state.ts';
+import { twoParty } from '../testing/two-party.ts';
 import { checkCloseProposal, directDefundMachine } from './direct-defund.ts';
 import type { Effect } from './effects.ts';
 
-const alice = PrivateKey.random();
-const bob = PrivateKey.random();
-const ETH = '0x0000000000000000000000000000000000000000';
-
-function state(turnNum: number, a: bigint, b: bigint, isFinal = false): State {
-  return {
-    participants: [alice.address, bob.address],
-    channelNonce: 12n,
-    appDefinition: '0x00000000000000000000000000000000000000cc',
-    challengeDuration: 100,
-    outcome: [
-      {
-        asset: ETH,
-        assetMetadata: { assetType: 0, metadata: '0x' },
-        allocations: [
-          { destination: addressToDestination(alice.address), amount: a, allocationType: AllocationType.simple, metadata: '0x' },
-          { destination: addressToDestination(bob.address), amount: b, allocationType: AllocationType.simple, metadata: '0x' },
-        ],
-      },
-    ],
-    appData: '0x',
-    turnNum,
-    isFinal,
-  };
-}
-
-function running(): { a: Channel; b: Channel } {
-  let a = newChannel(state(0, 5n, 3n), alice.address);
-  let b = newChannel(state(0, 5n, 3n), bob.address);
-  for (const turn of [0, 1]) {
-    const sa = signAndAdd(a, state(turn, 5n, 3n), alice);
-    const sb = signAndAdd(b, state(turn, 5n, 3n), bob);
-    a = receiveSignedState(sa.channel, sb.signed).channel;
-    b = receiveSignedState(sb.channel, sa.signed).channel;
-  }
-  return { a, b };
-}
+const { alice, bob, state, running } = twoParty(12n);
 
 /** Drains an actor's outbox, returning the signed states it sent and its other effects. */
 function drain(actor: AnyActorRef): { sent: SignedState[]; rejects: string[]; effects: Effect[] } {

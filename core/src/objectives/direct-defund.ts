@@ -1,13 +1,12 @@
 import { assign, setup } from 'xstate';
 import { fail } from '../errors.ts';
-import type { Address } from '../hex.ts';
 import { requireOutcomeConserved } from '../funding.ts';
 import { sameOutcome } from '../outcome.ts';
-import { type Channel, isSupported, latest, latestSupported, receiveSignedState, signAndAdd, stateAt } from '../protocol/channel.ts';
+import { type Channel, isSupported, latest, latestSupported, receiveSignedState, signAndAdd, stateAt, counterparties } from '../protocol/channel.ts';
 import { type Payload, objectiveIds } from '../protocol/message.ts';
 import type { PrivateKey } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
-import type { ChainFailure, Effect } from './effects.ts';
+import { type ChainFailure, type Effect, progressOf } from './effects.ts';
 
 /**
  * Direct defunding (cooperative close): the proposer signs a final state (the turn above every state held,
@@ -49,15 +48,8 @@ export function checkCloseProposal(channel: Channel, received: SignedState): voi
   receiveSignedState(channel, received);
 }
 
-function others(c: Channel): Address[] {
-  return c.fixedPart.participants.filter((_, i) => i !== c.myIndex);
-}
-
 export function directDefundMachine(key: PrivateKey) {
-  const progress = (ctx: DirectDefundContext, stage: 'closing' | 'concluded' | 'failed', detail?: string, failure?: ChainFailure): Effect => {
-    const base: Effect = detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
-    return failure === undefined ? base : { ...base, failure };
-  };
+  const progress = progressOf;
   return setup({
     types: { context: {} as DirectDefundContext, events: {} as DirectDefundEvent, input: {} as DirectDefundInput },
     actions: {
@@ -65,7 +57,7 @@ export function directDefundMachine(key: PrivateKey) {
         const final = stateAt(context.channel, context.turnNum)!.state;
         const { channel, signed } = signAndAdd(context.channel, final, key);
         const payloads: Payload[] = [{ type: 'state', objectiveId: context.objectiveId, signedState: signed }];
-        return { channel, outbox: [...context.outbox, { kind: 'send', to: others(channel), payloads }, progress(context, 'closing')] };
+        return { channel, outbox: [...context.outbox, { kind: 'send', to: counterparties(channel), payloads }, progress(context, 'closing')] };
       }),
       merge: assign(({ context, event }) => (event.type === 'STATE_RECEIVED' ? { channel: receiveSignedState(context.channel, event.signedState).channel } : {})),
       conclude: assign(({ context }) => ({

@@ -2,11 +2,11 @@ import { assign, setup } from 'xstate';
 import type { Address, Bytes32 } from '../hex.ts';
 import { depositDecision, isFullyFunded } from '../funding.ts';
 import { addressToDestination } from '../outcome.ts';
-import { type Channel, POSTFUND_TURN, PREFUND_TURN, isSupported, latestSupported, receiveSignedState, signAndAdd, stateAt } from '../protocol/channel.ts';
+import { type Channel, POSTFUND_TURN, PREFUND_TURN, isSupported, latestSupported, receiveSignedState, signAndAdd, stateAt, counterparties } from '../protocol/channel.ts';
 import { type Payload, objectiveIds } from '../protocol/message.ts';
 import type { PrivateKey } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
-import type { ChainFailure, Effect } from './effects.ts';
+import { type ChainFailure, type Effect, progressOf } from './effects.ts';
 
 /**
  * Direct funding (Nitro): sign the prefund state, deposit in turn (each participant waits until
@@ -49,19 +49,12 @@ export interface DirectFundInput {
   channel: Channel;
 }
 
-function others(c: Channel): Address[] {
-  return c.fixedPart.participants.filter((_, i) => i !== c.myIndex);
-}
-
 function send(c: Channel, objectiveId: string, signedState: SignedState): Effect {
   const payloads: Payload[] = [{ type: 'state', objectiveId, signedState }];
-  return { kind: 'send', to: others(c), payloads };
+  return { kind: 'send', to: counterparties(c), payloads };
 }
 
-function progress(ctx: DirectFundContext, stage: Extract<Effect, { kind: 'progress' }>['stage'], detail?: string, failure?: ChainFailure): Effect {
-  const base: Effect = detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
-  return failure === undefined ? base : { ...base, failure };
-}
+const progress = progressOf;
 
 const prefundOf = (c: Channel) => stateAt(c, PREFUND_TURN);
 const postfundOf = (c: Channel) => stateAt(c, POSTFUND_TURN);
@@ -154,7 +147,7 @@ export function directFundMachine(key: PrivateKey) {
       rejectByUs: assign(({ context, event }) => {
         const reason = event.type === 'REJECT' ? event.reason : 'rejected';
         const payloads: Payload[] = [{ type: 'reject', objectiveId: context.objectiveId, channelId: context.channel.id, reason }];
-        return { error: reason, outbox: [...context.outbox, { kind: 'send', to: others(context.channel), payloads }, progress(context, 'rejected', reason)] };
+        return { error: reason, outbox: [...context.outbox, { kind: 'send', to: counterparties(context.channel), payloads }, progress(context, 'rejected', reason)] };
       }),
       rejectedByPeer: assign(({ context, event }) => {
         const reason = event.type === 'PEER_REJECTED' ? event.reason : 'rejected';

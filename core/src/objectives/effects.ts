@@ -60,3 +60,9 @@ export type ProgressStage =
   | 'concluded'
   | 'rejected'
   | 'failed';
+
+/** The progress effect of an objective on its channel (`detail` and `failure` only when given). */
+export function progressOf(ctx: { objectiveId: string; channel: { id: Bytes32 } }, stage: ProgressStage, detail?: string, failure?: ChainFailure): Effect {
+  const base: Effect = detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
+  return failure === undefined ? base : { ...base, failure };
+}

@@ -1,7 +1,7 @@
 import { assign, setup } from 'xstate';
 import { CoreError, fail } from '../errors.ts';
-import type { Address, Bytes32 } from '../hex.ts';
-import { type Channel, POSTFUND_TURN, isSupported, latestSupported, receiveSignedState, signAndAdd, signedByMe, stateAt } from '../protocol/channel.ts';
+import type { Bytes32 } from '../hex.ts';
+import { type Channel, POSTFUND_TURN, isSupported, latestSupported, receiveSignedState, signAndAdd, signedByMe, stateAt, counterparties } from '../protocol/channel.ts';
 import { type Payload, objectiveIds } from '../protocol/message.ts';
 import {
   FINAL_TURN,
@@ -22,7 +22,7 @@ import type { PrivateKey } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
 import type { State } from '../state.ts';
 import type { Voucher } from '../voucher.ts';
-import type { Effect, ProgressStage } from './effects.ts';
+import { type Effect, progressOf } from './effects.ts';
 import { sideOfLedger } from './virtual-fund.ts';
 
 /**
@@ -69,13 +69,7 @@ export type VirtualDefundInput =
   /** Anyone, answering a received final state; `paid` from its voucher book (payer, payee). */
   | { channel: Channel; ledgers: VirtualLedgers; role: 'responder'; received: SignedState; paid?: bigint };
 
-function others(c: Channel): Address[] {
-  return c.fixedPart.participants.filter((_, i) => i !== c.myIndex);
-}
-
-function progress(ctx: { objectiveId: string; channel: Channel }, stage: ProgressStage, detail?: string): Effect {
-  return detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
-}
+const progress = progressOf;
 
 function postfundOf(channel: Channel): State {
   const supported = latestSupported(channel);
@@ -139,7 +133,7 @@ export function virtualDefundMachine(key: PrivateKey) {
       signFinal: assign(({ context }) => {
         const { channel, signed } = signAndAdd(context.channel, finalOf(context.channel)!.state, key);
         const payloads: Payload[] = [{ type: 'state', objectiveId: context.objectiveId, signedState: signed }];
-        return { channel, outbox: [...context.outbox, { kind: 'send', to: others(channel), payloads }] };
+        return { channel, outbox: [...context.outbox, { kind: 'send', to: counterparties(channel), payloads }] };
       }),
       merge: assign(({ context, event }) => (event.type === 'STATE_RECEIVED' ? { channel: receiveSignedState(context.channel, event.signedState).channel } : {})),
       requestRemovals: assign(({ context }) => {

@@ -1,7 +1,7 @@
 import { assign, setup } from 'xstate';
 import { CoreError, fail } from '../errors.ts';
-import type { Address, Bytes32 } from '../hex.ts';
-import { type Channel, POSTFUND_TURN, PREFUND_TURN, latestSupported, receiveSignedState, signAndAdd, stateAt } from '../protocol/channel.ts';
+import type { Bytes32 } from '../hex.ts';
+import { type Channel, POSTFUND_TURN, PREFUND_TURN, latestSupported, receiveSignedState, signAndAdd, stateAt, counterparties } from '../protocol/channel.ts';
 import { type Payload, objectiveIds } from '../protocol/message.ts';
 import {
   type LedgerSide,
@@ -16,7 +16,7 @@ import {
 import type { PrivateKey } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
 import { type State, channelId, hashState } from '../state.ts';
-import type { Effect, ProgressStage } from './effects.ts';
+import { type Effect, progressOf } from './effects.ts';
 
 /**
  * Virtual funding of a payment channel V = [payer, hub, payee] through two ledger channels
@@ -63,13 +63,7 @@ export interface VirtualFundInput {
   ledgers: VirtualLedgers;
 }
 
-function others(c: Channel): Address[] {
-  return c.fixedPart.participants.filter((_, i) => i !== c.myIndex);
-}
-
-function progress(ctx: { objectiveId: string; channel: Channel }, stage: ProgressStage, detail?: string): Effect {
-  return detail === undefined ? { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage } : { kind: 'progress', objectiveId: ctx.objectiveId, channelId: ctx.channel.id, stage, detail };
-}
+const progress = progressOf;
 
 /** Which of our ledgers `ledgerId` is; throws if it is none of them. */
 export function sideOfLedger(ledgers: VirtualLedgers, ledgerId: Bytes32, field = 'ledgerId'): LedgerSide {
@@ -136,7 +130,7 @@ export function virtualFundMachine(key: PrivateKey) {
       signPrefund: assign(({ context }) => {
         const { channel, signed } = signAndAdd(context.channel, context.prefund, key);
         const payloads: Payload[] = [{ type: 'state', objectiveId: context.objectiveId, signedState: signed }];
-        return { channel, outbox: [...context.outbox, { kind: 'send', to: others(channel), payloads }, progress(context, 'waiting-for-counterparty')] };
+        return { channel, outbox: [...context.outbox, { kind: 'send', to: counterparties(channel), payloads }, progress(context, 'waiting-for-counterparty')] };
       }),
       requestGuarantees: assign(({ context }) => {
         const requests: Effect[] = sidesOf(context.channel.myIndex).map((side) => ({
@@ -157,14 +151,14 @@ export function virtualFundMachine(key: PrivateKey) {
       signPostfund: assign(({ context }) => {
         const { channel, signed } = signAndAdd(context.channel, { ...context.prefund, turnNum: POSTFUND_TURN }, key);
         const payloads: Payload[] = [{ type: 'state', objectiveId: context.objectiveId, signedState: signed }];
-        return { channel, outbox: [...context.outbox, progress(context, 'funded'), { kind: 'send', to: others(channel), payloads }] };
+        return { channel, outbox: [...context.outbox, progress(context, 'funded'), { kind: 'send', to: counterparties(channel), payloads }] };
       }),
       merge: assign(({ context, event }) => (event.type === 'STATE_RECEIVED' ? { channel: receiveSignedState(context.channel, event.signedState).channel } : {})),
       announceRunning: assign(({ context }) => ({ outbox: [...context.outbox, progress(context, 'running')] })),
       rejectByUs: assign(({ context, event }) => {
         const reason = event.type === 'REJECT' ? event.reason : 'rejected';
         const payloads: Payload[] = [{ type: 'reject', objectiveId: context.objectiveId, channelId: context.channel.id, reason }];
-        return { error: reason, outbox: [...context.outbox, { kind: 'send', to: others(context.channel), payloads }, progress(context, 'rejected', reason)] };
+        return { error: reason, outbox: [...context.outbox, { kind: 'send', to: counterparties(context.channel), payloads }, progress(context, 'rejected', reason)] };
       }),
       rejectedByPeer: assign(({ context, event }) => {
         const reason = event.type === 'PEER_REJECTED' ? event.reason : 'rejected';

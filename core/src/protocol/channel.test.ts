@@ -1,52 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { CoreError } from '../errors.ts';
-import { AllocationType, addressToDestination } from '../outcome.ts';
 import { PrivateKey } from '../signature.ts';
 import { addSignature, signState, unsigned } from '../signed-state.ts';
 import { type State, hashStateBytes } from '../state.ts';
-import { type Channel, MAX_IN_FLIGHT, isSupported, latestSupported, newChannel, receiveSignedState, signAndAdd } from './channel.ts';
+import { twoParty } from '../testing/two-party.ts';
+import { MAX_IN_FLIGHT, isSupported, latestSupported, receiveSignedState, signAndAdd } from './channel.ts';
 
-const alice = PrivateKey.random();
-const bob = PrivateKey.random();
+const { alice, bob, state, running } = twoParty(5n);
 const mallory = PrivateKey.random();
-const ETH = '0x0000000000000000000000000000000000000000';
-
-function state(turnNum: number, a: bigint, b: bigint, isFinal = false): State {
-  return {
-    participants: [alice.address, bob.address],
-    channelNonce: 5n,
-    appDefinition: '0x00000000000000000000000000000000000000cc',
-    challengeDuration: 100,
-    outcome: [
-      {
-        asset: ETH,
-        assetMetadata: { assetType: 0, metadata: '0x' },
-        allocations: [
-          { destination: addressToDestination(alice.address), amount: a, allocationType: AllocationType.simple, metadata: '0x' },
-          { destination: addressToDestination(bob.address), amount: b, allocationType: AllocationType.simple, metadata: '0x' },
-        ],
-      },
-    ],
-    appData: '0x',
-    turnNum,
-    isFinal,
-  };
-}
 
 const signedBy = (s: State, ...keys: PrivateKey[]) => keys.reduce((ss, k) => addSignature(ss, signState(s, k).signature), unsigned(s));
-
-/** Alice's and Bob's views of a channel whose prefund and postfund are fully signed. */
-function running(): { a: Channel; b: Channel } {
-  let a = newChannel(state(0, 5n, 3n), alice.address);
-  let b = newChannel(state(0, 5n, 3n), bob.address);
-  for (const turn of [0, 1]) {
-    const sa = signAndAdd(a, state(turn, 5n, 3n), alice);
-    const sb = signAndAdd(b, state(turn, 5n, 3n), bob);
-    a = receiveSignedState(sa.channel, sb.signed).channel;
-    b = receiveSignedState(sb.channel, sa.signed).channel;
-  }
-  return { a, b };
-}
 
 function expectRefused(f: () => unknown, pattern: RegExp) {
   expect(f).toThrowError(CoreError);

@@ -58,6 +58,11 @@ export function latest(c: Channel): SignedState {
   return c.states[c.states.length - 1]!;
 }
 
+/** Everyone in the channel but us: whom our messages go to. */
+export function counterparties(c: Channel): Address[] {
+  return c.fixedPart.participants.filter((_, i) => i !== c.myIndex);
+}
+
 export function signedByMe(ss: SignedState, c: Channel): boolean {
   return ss.signatures[c.myIndex] !== null;
 }

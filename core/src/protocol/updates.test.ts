@@ -1,42 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AllocationType, type Exit, addressToDestination } from '../outcome.ts';
-import { PrivateKey } from '../signature.ts';
-import type { State } from '../state.ts';
-import { type Channel, latestSupported, newChannel, receiveSignedState, signAndAdd, stateAt } from './channel.ts';
+import { twoParty } from '../testing/two-party.ts';
+import { type Channel, latestSupported, newChannel, signAndAdd, stateAt } from './channel.ts';
 import { inFlight, proposeUpdate, receiveUpdates } from './updates.ts';
 
-const alice = PrivateKey.random();
-const bob = PrivateKey.random();
-const ETH = '0x0000000000000000000000000000000000000000';
-
-function split(a: bigint, b: bigint): Exit {
-  return [
-    {
-      asset: ETH,
-      assetMetadata: { assetType: 0, metadata: '0x' },
-      allocations: [
-        { destination: addressToDestination(alice.address), amount: a, allocationType: AllocationType.simple, metadata: '0x' },
-        { destination: addressToDestination(bob.address), amount: b, allocationType: AllocationType.simple, metadata: '0x' },
-      ],
-    },
-  ];
-}
-
-function state(turnNum: number, a: bigint, b: bigint): State {
-  return { participants: [alice.address, bob.address], channelNonce: 12n, appDefinition: '0x00000000000000000000000000000000000000cc', challengeDuration: 100, outcome: split(a, b), appData: '0x', turnNum, isFinal: false };
-}
-
-function running(): { a: Channel; b: Channel } {
-  let a = newChannel(state(0, 5n, 3n), alice.address);
-  let b = newChannel(state(0, 5n, 3n), bob.address);
-  for (const turn of [0, 1]) {
-    const sa = signAndAdd(a, state(turn, 5n, 3n), alice);
-    const sb = signAndAdd(b, state(turn, 5n, 3n), bob);
-    a = receiveSignedState(sa.channel, sb.signed).channel;
-    b = receiveSignedState(sb.channel, sa.signed).channel;
-  }
-  return { a, b };
-}
+const { alice, bob, split, state, running } = twoParty(12n);
 
 const balances = (c: Channel) => latestSupported(c)!.state.outcome[0]!.allocations.map((x) => x.amount);
 

@@ -10,6 +10,7 @@ export * from './outcome.ts';
 export * from './state.ts';
 export * from './signature.ts';
 export { warmUpSecp256k1 } from './secp256k1.ts';
+export { useSecp256k1Backend, type Secp256k1Backend } from './signature.ts';
 export * from './signed-state.ts';
 export * from './voucher.ts';
 export * from './funding.ts';

@@ -9,7 +9,8 @@ import { RpcServer } from './rpc/server.ts';
 import { parentTransport } from './rpc/window-transport.ts';
 import { Dialogs } from './ui/connect-dialog.ts';
 import { describeChainFailure, showChainError } from './ui/chain-error-dialog.ts';
-import { signRelayLogin, warmUpSecp256k1 } from '../../core/src/index.ts';
+import { signRelayLogin, useSecp256k1Backend, warmUpSecp256k1 } from '../../core/src/index.ts';
+import { loadWasmSecp256k1 } from './keys/wasm-secp256k1.ts';
 import { ErrorCode } from '../../sdk-client/src/schema.ts';
 import { RpcError } from './rpc/rpc-error.ts';
 import { toWire } from './channels.ts';
@@ -91,8 +92,19 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
   transport.listen((data) => void server.handle(data));
   server.notify('wallet_ready', { version });
   log.info('wallet.ready', { origin: peerOrigin, keyCreated: created });
-  // Build the signing tables while the page is idle rather than on the first signature.
-  setTimeout(warmUpSecp256k1, 0);
+  // Sign and check with libsecp256k1 (WebAssembly) once it has loaded, off the start path; until
+  // then, and if it cannot load, our JavaScript curve does the same work (its tables are built
+  // while the page is idle rather than on the first signature).
+  loadWasmSecp256k1().then(
+    (backend) => {
+      useSecp256k1Backend(backend);
+      log.info('wallet.secp256k1', { backend: 'wasm' });
+    },
+    (error: unknown) => {
+      log.warn('wallet.secp256k1', { backend: 'js', reason: error instanceof Error ? error.message : String(error) });
+      setTimeout(warmUpSecp256k1, 0);
+    },
+  );
 
   /** The channel engine, started on first use (it loads ethers; not needed to say ready). */
   let started: Promise<Awaited<ReturnType<typeof import('./engine-channels.ts').startChannels>>> | undefined;

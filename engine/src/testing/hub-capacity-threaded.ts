@@ -21,6 +21,7 @@ import { type Address, PrivateKey, keccakReady, warmUpSecp256k1 } from '../../..
 import type { Channel } from '../../../core/src/protocol/channel.ts';
 import { Engine } from '../engine.ts';
 import { MemoryStore } from '../store/memory-store.ts';
+import type { Store } from '../store/types.ts';
 import { TEST_APPS, fundedLedger, noChain, percentile } from './hub-capacity.ts';
 
 export interface HubCapacityThreadedOptions {
@@ -32,6 +33,8 @@ export interface HubCapacityThreadedOptions {
   workers?: number;
   /** What each virtual channel holds (wei). Default 1000. */
   amount?: bigint;
+  /** The hub's store: its production store for a figure that includes durability. Default: a MemoryStore. */
+  hubStore?: Store;
 }
 
 export interface HubCapacityThreadedResult {
@@ -194,7 +197,7 @@ export async function measureHubCapacityThreaded(opts: HubCapacityThreadedOption
   const workerCount = Math.max(1, Math.min(opts.workers ?? 1, clients));
   const amount = opts.amount ?? 1000n;
   const hubKey = PrivateKey.random();
-  const hubStore = new MemoryStore();
+  const hubStore = opts.hubStore ?? new MemoryStore();
   const keys = Array.from({ length: clients }, () => PrivateKey.random());
   const perClient = Math.ceil(opts.channels / clients);
   const deposit = amount * BigInt(perClient + 1);

@@ -44,6 +44,16 @@ function memoryChain() {
       emit({ type: 'Concluded', channelId: id, finalizedAt: 0, blockNumber: ++block, txHash: '0x02', logIndex: 0 });
       return { hash: '0x02', blockNumber: block, gasUsed: 1n };
     },
+    challenge: async () => {
+      throw new Error('not in this memory chain');
+    },
+    checkpoint: async () => {
+      throw new Error('not in this memory chain');
+    },
+    transferAllAssets: async () => {
+      throw new Error('not in this memory chain');
+    },
+    statusOf: async () => ({ turnNumRecord: 0, finalizesAt: 0, fingerprint: 0n, blockTimestamp: 0 }),
     watch: (_ids, listener) => {
       watchers.add(listener);
       return () => watchers.delete(listener);

@@ -14,12 +14,20 @@ import {
   AllocationType,
   channelId as computeChannelId,
   decodeVoucherAppData,
+  fingerprint,
+  hashOutcome,
+  hashState,
+  bytesToHex,
+  variablePartOf,
 } from '../../core/src/index.ts';
 import { type Channel, POSTFUND_TURN, counterparties, latest, latestSupported, newChannel, receiveSignedState, stateAt } from '../../core/src/protocol/channel.ts';
 import { type LedgerPayload, type Payload, type ProtocolMessage, objectiveIds, parseMessage, serializeMessage, MAX_PAYLOADS } from '../../core/src/protocol/message.ts';
 import { checkCloseProposal, directDefundMachine } from '../../core/src/objectives/direct-defund.ts';
 import { directFundMachine } from '../../core/src/objectives/direct-fund.ts';
-import type { ChainFailure, Effect, ProgressStage } from '../../core/src/objectives/effects.ts';
+import type { ChainFailure, ChallengeUpdate, Effect, ProgressStage } from '../../core/src/objectives/effects.ts';
+import { type VirtualExitContext, type VirtualExitInput, type ExitUpdate, exitObjectiveId, requireExitable, virtualExitMachine } from '../../core/src/objectives/virtual-exit.ts';
+import { ExitRunner } from './virtual-exit.ts';
+import { type ChallengeContext, type ChallengeEvent, type DisputeTransaction, challengeMachine, challengeStageOf, challengeUpdateOf } from '../../core/src/objectives/challenge.ts';
 import { type VirtualFundContext, checkVirtualFundState, virtualFundMachine } from '../../core/src/objectives/virtual-fund.ts';
 import { type VirtualDefundContext, checkVirtualDefundState, virtualDefundMachine } from '../../core/src/objectives/virtual-defund.ts';
 import { type VoucherBook, closeVoucherBook, newVoucherBook, pay as payVoucher, receiveVouchers } from '../../core/src/protocol/payments.ts';
@@ -74,6 +82,22 @@ export interface EngineDeps {
   onVirtualChannelUpdated?: (summary: VirtualChannelSummary) => void;
   /** How many finished (closed or failed) virtual channels to keep in memory; older ones are read from the store when asked for. Default 1000. */
   keepFinishedVirtuals?: number;
+  /**
+   * Chain work of a funding objective that failed for a reason that passes (the RPC unreachable, a
+   * deposit taken out by a reorganisation) is retried after `firstMs`, doubling up to `maxMs`,
+   * each failure reported as a `retrying` progress. Default 1 s and 30 s.
+   */
+  chainRetry?: { firstMs?: number; maxMs?: number };
+  /**
+   * A dispute on one of our channels changed: a challenge (ours or a counterparty's) registered,
+   * answered with a checkpoint, cleared, finalized and withdrawn, or failed; with `finalizesAt`
+   * for a countdown.
+   */
+  onChallengeUpdated?: (update: ChallengeUpdate) => void;
+  /** A budget exit without the hub (`exitBudget`) moved on: its stage and the countdown to `finalizesAt`. */
+  onExitUpdated?: (update: ExitUpdate) => void;
+  /** How often a registered challenge's channel status is read (to see it finalize, or a clear an event missed). Default 2000 ms; 0: never. */
+  challengePollIntervalMs?: number;
 }
 
 export interface CreateLedgerChannelArgs {
@@ -145,7 +169,8 @@ export interface ChannelSummary {
   participants: Address[];
   appDefinition: Address;
   turnNum: number;
-  status: 'proposed' | 'funding' | 'running' | 'closing' | 'closed' | 'rejected' | 'failed';
+  /** `challenged`: a dispute is under way on chain (ours or a counterparty's challenge); `closed` also after a challenge's withdrawal. */
+  status: 'proposed' | 'funding' | 'running' | 'challenged' | 'closing' | 'closed' | 'rejected' | 'failed';
   asset: Address;
   /** Each participant's allocation in the latest supported (or proposed) state, hex-free bigints. */
   balances: bigint[];
@@ -179,7 +204,7 @@ const nextTask: (f: () => void) => void =
 /** How many updates of one channel may wait for a countersignature at once; more calls queue. */
 const MAX_UPDATES_IN_FLIGHT = 64;
 
-const TERMINAL: Record<string, ObjectiveStatus> = { done: 'done', rejected: 'rejected', refused: 'refused', failed: 'failed' };
+const TERMINAL: Record<string, ObjectiveStatus> = { done: 'done', rejected: 'rejected', refused: 'refused', failed: 'failed', cleared: 'done' };
 
 function typeOf(objectiveId: string): ObjectiveType {
   return objectiveId.split('-')[0] as ObjectiveType;
@@ -235,6 +260,10 @@ export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   private stopWatching: (() => void) | undefined;
   private resendTimer: ReturnType<typeof setInterval> | undefined;
+  private challengeTimer: ReturnType<typeof setInterval> | undefined;
+  private exitTimer: ReturnType<typeof setInterval> | undefined;
+  /** Performs budget exits' transactions (engine/src/virtual-exit.ts). */
+  private readonly exits: ExitRunner;
   private stopped = false;
   readonly address: Address;
   private readonly store: ChannelCache;
@@ -254,6 +283,12 @@ export class Engine {
     this.deps = apps ? { ...deps, apps: { consensusApp: apps.consensusApp.toLowerCase() as Address, virtualPaymentApp: apps.virtualPaymentApp.toLowerCase() as Address } } : deps;
     this.address = deps.key.address;
     this.store = new ChannelCache(deps.store);
+    this.exits = new ExitRunner(
+      this.deps.chain,
+      (id, event) => this.serial(() => this.toObjective(id, event)),
+      (id) => this.actors.get(id)?.getSnapshot().context as VirtualExitContext | undefined,
+      (event, fields) => this.log(event, fields),
+    );
     this.ledgers = new LedgerManager({
       key: deps.key,
       commit: async (channel) => {
@@ -281,6 +316,8 @@ export class Engine {
     else if (type === 'DirectDefunding') machine = directDefundMachine(key);
     else if (type === 'VirtualFund') machine = virtualFundMachine(key);
     else if (type === 'VirtualDefund') machine = virtualDefundMachine(key);
+    else if (type === 'Challenge') machine = challengeMachine(key);
+    else if (type === 'VirtualExit') machine = virtualExitMachine(key);
     else throw new EngineError('invalid', `no objective machine for ${type}`);
     this.machines.set(type, machine);
     return machine as ReturnType<typeof directFundMachine>;
@@ -384,8 +421,9 @@ export class Engine {
       }
     });
     this.stopWatching = this.deps.chain.watch(
-      () => [...this.actors].filter(([id]) => !isVirtualType(typeOf(id))).map(([, a]) => (a.getSnapshot().context as { channel: Channel }).channel.id),
+      () => this.watchedChannels(),
       (event) => void this.serial(() => this.onChainEvent(event)),
+      { onError: (error) => this.onWatchError(error) },
     );
     // Perform what a crash may have left unperformed, and refresh what the chain says.
     await this.serial(async () => {
@@ -411,6 +449,10 @@ export class Engine {
     }
     const interval = this.deps.resendIntervalMs ?? 2000;
     if (interval > 0) this.resendTimer = setInterval(() => void this.serial(() => this.resendPending()), interval);
+    const challengeInterval = this.deps.challengePollIntervalMs ?? 2000;
+    if (challengeInterval > 0) this.challengeTimer = setInterval(() => void this.serial(() => this.checkChallenges()), challengeInterval);
+    // Budget exits: their channels' statuses are read outside the queue; what they show comes back as events.
+    if (challengeInterval > 0) this.exitTimer = setInterval(() => void this.pollExits(), challengeInterval);
   }
 
   /** Stops the engine: timers, chain watching, objectives. Messages arriving afterwards are ignored; payments refused. */
@@ -418,6 +460,10 @@ export class Engine {
     this.stopped = true;
     this.stopWatching?.();
     if (this.resendTimer) clearInterval(this.resendTimer);
+    if (this.challengeTimer) clearInterval(this.challengeTimer);
+    if (this.exitTimer) clearInterval(this.exitTimer);
+    for (const r of this.chainRetries.values()) clearTimeout(r.timer);
+    this.chainRetries.clear();
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
   }
@@ -550,6 +596,66 @@ export class Engine {
   }
 
   /** Our ledger channel with `counterparty` (a running one first), from our side; undefined if none. */
+  /**
+   * Exits the budget with `hub` on chain without the hub (it does not answer): challenges the
+   * ledger with its latest supported state and every virtual channel it guarantees (the payee
+   * with a redemption of the largest voucher stored), reclaims each guarantee once all have
+   * finalized, and transfers the ledger's assets (objectives/virtual-exit.ts). Resolves with the
+   * objective's id at once (it takes at least the challenge duration: follow it with
+   * `onExitUpdated` and `objectiveSettled`); asking again returns the exit under way.
+   */
+  async exitBudget(hub: Address): Promise<string> {
+    return this.serial(async () => {
+      const budget = await this.getBudget(hub);
+      if (!budget) throw new EngineError('unknown-channel', `no budget with ${hub}`);
+      const id = exitObjectiveId(budget.ledgerId);
+      if (this.actors.has(id)) return id;
+      const done = await this.store.getObjective(id);
+      if (done) throw new EngineError('not-allowed', `the budget with ${hub} has already been exited on chain (${done.status})`);
+      const ledger = await this.store.getChannel(budget.ledgerId);
+      if (!ledger || !latestSupported(ledger)) throw new EngineError('not-allowed', `the budget with ${hub} has no supported ledger state`);
+      const virtuals: VirtualExitInput['virtuals'] = [];
+      for (const e of this.virtuals.values()) {
+        if (e.ledgers.left !== budget.ledgerId && e.ledgers.right !== budget.ledgerId) continue;
+        const channel = await this.store.getChannel(e.channelId);
+        if (!channel) continue;
+        const voucher = await this.store.getVoucher(e.channelId);
+        virtuals.push(voucher ? { channel, voucher } : { channel });
+      }
+      const input: VirtualExitInput = { ledger, virtuals };
+      try {
+        requireExitable(input);
+      } catch (err) {
+        throw new EngineError('not-allowed', err instanceof Error ? err.message : String(err));
+      }
+      const actor = this.spawn('VirtualExit', input);
+      this.log('exit.started', { objective: id, ledger: budget.ledgerId, virtuals: virtuals.length });
+      await this.step(id, actor);
+      return id;
+    });
+  }
+
+  /** The latest report of each budget exit, by ledger. */
+  private readonly exitUpdates = new Map<Bytes32, ExitUpdate>();
+
+  /** Where the exit of the budget with `hub` stands; undefined if it was never exited on chain. */
+  async getBudgetExit(hub: Address): Promise<ExitUpdate | undefined> {
+    const budget = await this.getBudget(hub);
+    if (!budget) return undefined;
+    const known = this.exitUpdates.get(budget.ledgerId);
+    if (known) return known;
+    // Not reported since this engine started: what the stored objective says.
+    const record = await this.store.getObjective(exitObjectiveId(budget.ledgerId));
+    if (!record) return undefined;
+    const ctx = (record.snapshot as { context: VirtualExitContext }).context;
+    return { ledgerId: budget.ledgerId, stage: ctx.stage, finalizesAt: ctx.ledger.registered?.finalizesAt ?? 0, channels: [] };
+  }
+
+  /** Reads the statuses of every budget exit under way (outside the queue) and reports them. */
+  private async pollExits(): Promise<void> {
+    for (const id of [...this.actors.keys()]) if (typeOf(id) === 'VirtualExit') await this.exits.poll(id);
+  }
+
   async getBudget(counterparty: Address): Promise<Budget | undefined> {
     const running = this.ledgers.ledgersWith(counterparty, { asset: ZERO_ADDRESS })[0] ?? this.ledgers.ledgersWith(counterparty)[0];
     if (running) return this.budgetOf(running);
@@ -613,6 +719,7 @@ export class Engine {
       if (typeof args.amount !== 'bigint' || args.amount <= 0n) throw new EngineError('invalid', 'the amount must be a positive bigint (wei)');
       const ledgerId = this.ledgers.ledgersWith(args.hub, { leader: 'them', asset: ZERO_ADDRESS })[0];
       if (!ledgerId) throw new EngineError('not-allowed', `no running ledger channel in ETH with the hub ${args.hub}`);
+      if (this.actors.has(exitObjectiveId(ledgerId)) || (await this.store.getObjective(exitObjectiveId(ledgerId)))) throw new EngineError('not-allowed', `the budget with the hub ${args.hub} is being exited on chain`);
       const budget = this.budgetOf(ledgerId);
       if (budget.send < args.amount) throw new EngineError('not-allowed', `not enough free balance in the ledger with the hub: ${budget.send} wei free, ${args.amount} wei needed`);
       const ledger = this.store.cached(ledgerId)!;
@@ -967,6 +1074,214 @@ export class Engine {
     });
   }
 
+  // ---- Disputes (core/src/objectives/challenge.ts) -----------------------------------------------
+
+  /** The last dispute update per channel, for `getChallenge`. */
+  private readonly challenges = new Map<Bytes32, ChallengeUpdate>();
+  /** Callers of `challengeChannel` waiting for their challenge to be registered (or to fail). */
+  private readonly challengeWaiters = new Map<Bytes32, { resolve: (u: ChallengeUpdate) => void; reject: (e: Error) => void }[]>();
+  /** Dispute objectives with a chain transaction under way in this process (so nothing runs it twice). */
+  private readonly disputeTxs = new Set<string>();
+
+  /**
+   * Challenges a running direct or ledger channel on chain with our latest supported state (the
+   * user approved it). Resolves once the challenge is registered, with when it finalizes; the
+   * engine then withdraws with `transferAllAssets` once it has, unless a newer state clears it.
+   * Refused (nothing stored) for an unknown channel, one that is not running, and one already
+   * under a challenge (ours or registered on chain).
+   */
+  challengeChannel(channelId: Bytes32): Promise<ChallengeUpdate> {
+    return new Promise((resolve, reject) => {
+      this.serial(async () => {
+        const channel = await this.store.getChannel(channelId);
+        if (!channel || this.isVirtualChannel(channel)) throw new EngineError('unknown-channel', `no direct or ledger channel ${channelId}`);
+        const id = objectiveIds.challenge(channelId);
+        const current = this.actors.get(id);
+        if (current && !current.getSnapshot().hasTag('terminal')) throw new EngineError('not-allowed', `channel ${channelId} is already being challenged`);
+        const summary = await this.summary(channel);
+        if (summary.status !== 'running') throw new EngineError('not-allowed', `channel ${channelId} is not running (${summary.status})`);
+        for (const other of this.actors.keys()) if (other.includes(channelId)) throw new EngineError('busy', `channel ${channelId} is busy with ${other}`);
+        if (this.updateWaiters.get(channelId)?.size) throw new EngineError('busy', `channel ${channelId} has updates waiting for a countersignature`);
+        const blocker = this.ledgers.closeBlocker(channelId) ?? this.virtualFundedFrom(channelId);
+        if (blocker) throw new EngineError('busy', `${blocker}: it cannot be challenged alone (its virtual channels' exit is not supported yet)`);
+        const status = await this.deps.chain.statusOf(channelId);
+        if (status.finalizesAt > 0) throw new EngineError('not-allowed', `a challenge is already registered on channel ${channelId} (it finalizes at ${status.finalizesAt})`);
+        // A ledger takes no more changes once it is challenged.
+        if (this.ledgers.has(channelId)) await this.deliverLedgerEvents(this.ledgers.retire(channelId));
+        this.challengeWaiters.set(channelId, [...(this.challengeWaiters.get(channelId) ?? []), { resolve, reject }]);
+        await this.step(id, this.spawn('Challenge', { channel, challenger: 'us' }));
+      }).catch(reject);
+    });
+  }
+
+  /** Where a dispute on the channel stands (the last one, when it is over); undefined if there never was one. */
+  async getChallenge(channelId: Bytes32): Promise<ChallengeUpdate | undefined> {
+    const known = this.challenges.get(channelId);
+    if (known) return known;
+    const record = await this.store.getObjective(objectiveIds.challenge(channelId));
+    if (!record) return undefined;
+    const snap = record.snapshot as { value: string; context: ChallengeContext };
+    return challengeUpdateOf(snap.context, challengeStageOf(snap.value), snap.context.error ?? snap.context.lastError);
+  }
+
+  /** The channels whose adjudicator events we watch: every direct and ledger channel not finished, and every channel an objective works on. */
+  private watchedChannels(): Bytes32[] {
+    const ids = new Set<Bytes32>();
+    for (const c of this.store.cachedChannels()) {
+      if (this.isVirtualChannel(c) || !latestSupported(c)) continue;
+      if (this.committed.get(objectiveIds.directDefunding(c.id))?.status === 'done' || this.committed.get(objectiveIds.challenge(c.id))?.value === 'done') continue;
+      ids.add(c.id);
+    }
+    for (const [id, a] of this.actors) if (!isVirtualType(typeOf(id))) ids.add((a.getSnapshot().context as { channel: Channel }).channel.id);
+    return [...ids];
+  }
+
+  private challengeUpdated(update: ChallengeUpdate): void {
+    this.challenges.set(update.channelId, update);
+    const notify = this.deps.onChallengeUpdated;
+    if (notify) this.afterCommit(() => notify(update));
+    if (update.stage === 'challenging') return;
+    const waiting = this.challengeWaiters.get(update.channelId);
+    if (!waiting) return;
+    this.challengeWaiters.delete(update.channelId);
+    this.afterCommit(() => {
+      for (const w of waiting) {
+        if (update.stage === 'failed') w.reject(new EngineError('failed', update.detail ?? 'the challenge failed'));
+        else w.resolve(update);
+      }
+    });
+  }
+
+  /** A ChallengeRegistered or ChallengeCleared event for one of our channels. */
+  private async onDisputeEvent(event: Extract<ChainEvent, { type: 'ChallengeRegistered' | 'ChallengeCleared' }>): Promise<void> {
+    const channel = await this.store.getChannel(event.channelId);
+    if (!channel || this.isVirtualChannel(channel)) return;
+    const id = objectiveIds.challenge(channel.id);
+    const actor = this.actors.get(id);
+    const active = actor && !actor.getSnapshot().hasTag('terminal');
+    if (event.type === 'ChallengeCleared') {
+      if (active) await this.toObjective(id, { type: 'CHALLENGE_CLEARED', turnNumRecord: event.newTurnNumRecord });
+      return;
+    }
+    const { turnNum, isFinal, appData, outcome } = event.candidate;
+    const registered = { turnNum: event.candidateTurnNum, finalizesAt: event.finalizesAt, state: { turnNum, isFinal, appData, outcome } };
+    if (active) return this.toObjective(id, { type: 'CHALLENGE_REGISTERED', ...registered });
+    if (!latestSupported(channel)) return;
+    // Events are delivered again after a restart: only the challenge still on chain matters (if
+    // the status cannot be read, the event is trusted; every transaction is checked before it is sent).
+    const status = await this.deps.chain.statusOf(channel.id).catch(() => undefined);
+    if (status && (status.finalizesAt !== event.finalizesAt || status.turnNumRecord !== event.candidateTurnNum)) {
+      this.log('challenge.superseded', { channel: channel.id, turnNum: event.candidateTurnNum });
+      return;
+    }
+    this.log('challenge.registered', { channel: channel.id, turnNum: event.candidateTurnNum, finalizesAt: event.finalizesAt });
+    await this.step(id, this.spawn('Challenge', { channel, challenger: 'counterparty', registered }));
+  }
+
+  /** What the chain already shows of a dispute transaction's work (the event to tell the objective), or undefined while it is still to be done. */
+  private async disputeDone(tx: DisputeTransaction, channelId: Bytes32): Promise<ChallengeEvent | undefined> {
+    if (tx.kind === 'transferAllAssets') {
+      const held = await Promise.all(tx.outcome.map((x) => this.deps.chain.getHoldings(x.asset, channelId)));
+      return held.every((h) => h === 0n) ? { type: 'WITHDRAWN' } : undefined;
+    }
+    const status = await this.deps.chain.statusOf(channelId);
+    const candidate = tx.candidate.state;
+    if (tx.kind === 'challenge') {
+      const ours = fingerprint(hashState(candidate, channelId), bytesToHex(hashOutcome(candidate.outcome)) as Bytes32);
+      return status.finalizesAt > 0 && status.fingerprint === ours ? { type: 'CHALLENGE_REGISTERED', turnNum: candidate.turnNum, finalizesAt: status.finalizesAt, state: variablePartOf(candidate) } : undefined;
+    }
+    if (status.finalizesAt === 0 && status.turnNumRecord >= candidate.turnNum) return { type: 'CHALLENGE_CLEARED', turnNumRecord: status.turnNumRecord };
+    if (status.finalizesAt > 0 && status.finalizesAt <= status.blockTimestamp) return { type: 'FINALIZED' };
+    return undefined;
+  }
+
+  /**
+   * Performs a dispute's chain transaction — unless the chain shows its work done already (it was
+   * sent before a reload, or someone else's transaction did it) — and tells the objective the result.
+   */
+  private async disputeTransaction(id: string, tx: DisputeTransaction): Promise<void> {
+    this.disputeTxs.add(id);
+    const chain = this.deps.chain;
+    const channelId = tx.kind === 'transferAllAssets' ? tx.channelId : computeChannelId(tx.candidate.state);
+    const operation = tx.kind === 'transferAllAssets' ? 'transfer' : tx.kind;
+    let event: ChallengeEvent;
+    try {
+      const done = await this.disputeDone(tx, channelId);
+      if (done) {
+        this.log('chain.dispute-already-done', { objective: id, operation });
+        event = done;
+      } else {
+        if (tx.kind === 'challenge') await chain.challenge({ candidate: tx.candidate, challengerSig: tx.challengerSig });
+        else if (tx.kind === 'checkpoint') await chain.checkpoint({ candidate: tx.candidate });
+        else await chain.transferAllAssets({ channelId, outcome: tx.outcome, stateHash: tx.stateHash });
+        event =
+          (await this.disputeDone(tx, channelId).catch(() => undefined)) ??
+          (tx.kind === 'challenge'
+            ? { type: 'CHALLENGE_REGISTERED', turnNum: tx.candidate.state.turnNum, finalizesAt: (await chain.statusOf(channelId)).finalizesAt, state: variablePartOf(tx.candidate.state) }
+            : tx.kind === 'checkpoint'
+              ? { type: 'CHALLENGE_CLEARED', turnNumRecord: tx.candidate.state.turnNum }
+              : { type: 'WITHDRAWN' });
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      // Someone else's transaction may have done the work first.
+      const done = await this.disputeDone(tx, channelId).catch(() => undefined);
+      this.log('chain.dispute-failed', { objective: id, operation, done: done !== undefined, reason: message.slice(0, 200) });
+      const failure = err instanceof ChainError ? chainFailureOf(err, operation) : undefined;
+      event = done ?? { type: 'TX_FAILED', operation, error: message, ...(failure && { failure }) };
+    }
+    await this.serial(async () => {
+      this.disputeTxs.delete(id);
+      await this.toObjective(id, event);
+    });
+  }
+
+  /** After a reload: the transaction a dispute was waiting on is checked on chain and, if its work is not there, sent again. */
+  private async resumeDispute(id: string, actor: AnyActorRef): Promise<void> {
+    const ctx = actor.getSnapshot().context as ChallengeContext;
+    if (!actor.getSnapshot().hasTag('terminal') && !this.disputeTxs.has(id)) {
+      const stored = await this.store.getChannel(ctx.channel.id);
+      if (stored && stored !== ctx.channel) actor.send({ type: 'CHANNEL_UPDATED', channel: stored });
+      this.challenges.set(ctx.channel.id, challengeUpdateOf(ctx, challengeStageOf(String(actor.getSnapshot().value)), ctx.lastError));
+    }
+    if (ctx.pending && !this.disputeTxs.has(id)) {
+      const tx = ctx.pending;
+      this.disputeTxs.add(id);
+      void this.disputeTransaction(id, tx);
+    } else {
+      await this.checkChallenge(id, actor);
+    }
+  }
+
+  /** Every dispute waiting for its challenge to finalize (or to be cleared) looks at the chain. */
+  private async checkChallenges(): Promise<void> {
+    for (const [id, actor] of [...this.actors]) if (typeOf(id) === 'Challenge') await this.checkChallenge(id, actor);
+  }
+
+  private async checkChallenge(id: string, actor: AnyActorRef): Promise<void> {
+    const snap = actor.getSnapshot();
+    if (snap.value !== 'registered' || this.disputeTxs.has(id)) return;
+    const ctx = snap.context as ChallengeContext;
+    let status;
+    try {
+      status = await this.deps.chain.statusOf(ctx.channel.id);
+    } catch (e) {
+      this.log('chain.status-failed', { objective: id, reason: (e instanceof Error ? e.message : String(e)).slice(0, 200) });
+      return;
+    }
+    if (this.actors.get(id) !== actor || actor.getSnapshot().value !== 'registered') return;
+    let event: ChallengeEvent;
+    // All zero: paid out already (the adjudicator deletes the status): the withdrawal finds nothing to send.
+    const paidOut = status.turnNumRecord === 0 && status.finalizesAt === 0 && status.fingerprint === 0n;
+    if (paidOut || (status.finalizesAt > 0 && status.finalizesAt <= status.blockTimestamp)) event = { type: 'FINALIZED' };
+    else if (status.finalizesAt === 0) event = { type: 'CHALLENGE_CLEARED', turnNumRecord: status.turnNumRecord };
+    else event = { type: 'CHECK' };
+    actor.send(event);
+    const after = actor.getSnapshot();
+    if (after.value === 'registered' && (after.context as ChallengeContext).outbox.length === 0) return;
+    await this.step(id, actor);
+  }
+
   /** A direct or ledger channel (virtual channels have `getVirtualChannel`). */
   async getChannel(channelId: Bytes32): Promise<ChannelSummary | undefined> {
     if (this.virtuals.has(channelId)) return undefined;
@@ -1189,7 +1504,8 @@ export class Engine {
       updatedAt: Date.now(),
       ...(ctx.error ? { error: ctx.error } : {}),
     };
-    this.write({ channel: ctx.channel, objective: record });
+    // A dispute never changes the channel: its copy may be older than the stored one.
+    this.write(record.type === 'Challenge' || record.type === 'VirtualExit' ? { objective: record } : { channel: ctx.channel, objective: record });
     this.committed.set(id, { status, value: String(snap.value), ...(ctx.error ? { error: ctx.error } : {}) });
   }
 
@@ -1218,6 +1534,17 @@ export class Engine {
         followUps.push(() => this.conclude(id, e.signedState));
       } else if (e.kind === 'ledgerRequest') {
         ledgerRequests.push({ ledgerId: e.ledgerId, change: e.change });
+      } else if (e.kind === 'challenge' || e.kind === 'checkpoint' || e.kind === 'transferAllAssets') {
+        this.disputeTxs.add(id);
+        followUps.push(() => this.disputeTransaction(id, e));
+      } else if (e.kind === 'challengeUpdated') {
+        this.challengeUpdated(e.update);
+      } else if (e.kind === 'exitTransaction') {
+        followUps.push(() => this.exits.perform(id, e.tx));
+      } else if (e.kind === 'exitUpdated') {
+        this.exitUpdates.set(e.update.ledgerId, e.update);
+        const report = this.deps.onExitUpdated;
+        if (report) this.afterCommit(() => report(e.update));
       }
     }
     // The cleared outbox needs storing only when it held chain work: messages and progress are
@@ -1314,6 +1641,12 @@ export class Engine {
    */
   private async resumeChainWork(id: string, actor: AnyActorRef): Promise<void> {
     const snap = actor.getSnapshot();
+    if (typeOf(id) === 'Challenge') return this.resumeDispute(id, actor);
+    if (typeOf(id) === 'VirtualExit') {
+      // Nothing is in flight after a reload: ask again for what is needed (each checked on chain first).
+      actor.send({ type: 'CHECK' });
+      return this.step(id, actor);
+    }
     if (typeOf(id) === 'DirectFunding' && snap.value === 'funding') {
       const ctx = snap.context as { deposits: Record<Address, { status: string }> };
       for (const [asset, record] of Object.entries(ctx.deposits)) {
@@ -1339,13 +1672,29 @@ export class Engine {
   private async deposit(id: string, e: Extract<Effect, { kind: 'deposit' }>): Promise<void> {
     try {
       await this.deps.chain.deposit({ asset: e.asset, channelId: e.channelId, expectedHeld: e.expectedHeld, amount: e.amount });
+      this.retriesOf(id).deposits = 0;
       await this.serial(() => this.toObjective(id, { type: 'DEPOSIT_MINED', asset: e.asset }));
     } catch (err) {
-      const retryable = err instanceof ChainError && err.code === 'reverted' && /expectedHeld/.test(err.reason ?? err.message);
+      const stale = err instanceof ChainError && err.code === 'reverted' && /expectedHeld/.test(err.reason ?? err.message);
+      // The RPC went away (the deposit may or may not have got out), or a reorganisation took it
+      // out of the chain: plan it again from the holdings once the chain answers. A copy that did
+      // get through makes the new deposit's expectedHeld stale, so the adjudicator refuses it.
+      const passing = err instanceof ChainError && (err.code === 'unreachable' || err.code === 'dropped');
+      const retryable = stale || passing;
       const message = err instanceof Error ? err.message : String(err);
       this.log('chain.deposit-failed', { objective: id, retryable, reason: message.slice(0, 200) });
-      const failure = !retryable && err instanceof ChainError ? chainFailureOf(err, 'deposit', { asset: e.asset, amount: e.amount, held: e.expectedHeld }) : undefined;
-      await this.serial(() => this.toObjective(id, { type: 'DEPOSIT_FAILED', asset: e.asset, error: message, retryable, ...(failure && { failure }) }));
+      const failure = !stale && err instanceof ChainError ? chainFailureOf(err, 'deposit', { asset: e.asset, amount: e.amount, held: e.expectedHeld }) : undefined;
+      await this.serial(() => this.toObjective(id, { type: 'DEPOSIT_FAILED', asset: e.asset, error: message, retryable, ...(failure && !retryable && { failure }) }));
+      if (retryable) {
+        // The first retry after a stale expectedHeld is at once (someone deposited: plan again);
+        // repeated ones back off (our own earlier copy may be mined but not yet confirmed).
+        const r = this.retriesOf(id);
+        r.deposits++;
+        const delayMs = stale && r.deposits === 1 ? 0 : this.retryDelay(r.deposits);
+        if (passing && failure) this.reportRetry(id, e.channelId, message, failure, delayMs);
+        this.retryHoldings(id, delayMs);
+        return;
+      }
     }
     await this.serial(async () => {
       const actor = this.actors.get(id);
@@ -1384,17 +1733,101 @@ export class Engine {
     await this.step(id, actor);
   }
 
+  /**
+   * Reads the channel's holdings (confirmed, see ChainService.getHoldings) into its funding
+   * objective, which plans its deposits from them. A read the chain does not answer is retried
+   * with backoff and reported as a `retrying` progress; nothing is decided meanwhile.
+   */
   private async refreshHoldings(id: string, actor: AnyActorRef): Promise<void> {
     if (typeOf(id) !== 'DirectFunding' || actor.getSnapshot().hasTag('terminal')) return;
     const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
-    for (const exit of channel.states[0]!.state.outcome) {
-      const amount = await this.deps.chain.getHoldings(exit.asset, channel.id);
-      actor.send({ type: 'HOLDINGS', asset: exit.asset, amount });
+    const assets = channel.states[0]!.state.outcome.map((e) => e.asset);
+    let amounts: bigint[];
+    try {
+      amounts = await Promise.all(assets.map((asset) => this.deps.chain.getHoldings(asset, channel.id)));
+    } catch (err) {
+      if (!(err instanceof ChainError) || this.stopped) throw err;
+      const r = this.retriesOf(id);
+      r.reads++;
+      const delayMs = this.retryDelay(r.reads);
+      this.log('chain.holdings-failed', { objective: id, code: err.code, reason: err.message.slice(0, 200) });
+      this.reportRetry(id, channel.id, err.message, chainFailureOf(err, 'deposit'), delayMs);
+      this.retryHoldings(id, delayMs);
+      return;
     }
+    this.retriesOf(id).reads = 0;
+    if (this.actors.get(id) !== actor || actor.getSnapshot().hasTag('terminal')) return;
+    assets.forEach((asset, i) => actor.send({ type: 'HOLDINGS', asset, amount: amounts[i]! }));
     await this.step(id, actor);
   }
 
+  private lastWatchErrorReport = 0;
+
+  /**
+   * The chain's event poller failed (it retries by itself): funding objectives waiting on the chain
+   * tell the app, at most once per `chainRetry.maxMs`, so it knows why nothing moves.
+   */
+  private onWatchError(error: unknown): void {
+    if (!(error instanceof ChainError) || this.stopped) return;
+    const { maxMs = 30_000 } = this.deps.chainRetry ?? {};
+    if (Date.now() - this.lastWatchErrorReport < maxMs) return;
+    this.lastWatchErrorReport = Date.now();
+    this.log('chain.watch-failed', { code: error.code, reason: error.message.slice(0, 200) });
+    for (const [id, actor] of this.actors) {
+      if (typeOf(id) !== 'DirectFunding' || actor.getSnapshot().value !== 'funding') continue;
+      const report = this.deps.onProgress;
+      const channelId = (actor.getSnapshot().context as { channel: Channel }).channel.id;
+      if (report) this.afterCommit(() => report({ objectiveId: id, channelId, stage: 'retrying', detail: `${error.message} Waiting for it to answer again.`, failure: chainFailureOf(error, 'deposit') }));
+    }
+  }
+
+  /** Funding objectives' chain failures in a row (holdings reads, deposits) and their pending retry. */
+  private readonly chainRetries = new Map<string, { reads: number; deposits: number; timer?: ReturnType<typeof setTimeout>; due?: number }>();
+
+  private retriesOf(id: string): { reads: number; deposits: number; timer?: ReturnType<typeof setTimeout>; due?: number } {
+    let r = this.chainRetries.get(id);
+    if (!r) this.chainRetries.set(id, (r = { reads: 0, deposits: 0 }));
+    return r;
+  }
+
+  /** After the `failures`-th failure in a row: `firstMs`, doubling, at most `maxMs`. */
+  private retryDelay(failures: number): number {
+    const { firstMs = 1_000, maxMs = 30_000 } = this.deps.chainRetry ?? {};
+    return Math.min(maxMs, firstMs * 2 ** Math.min(Math.max(0, failures - 1), 20));
+  }
+
+  /** Reads the objective's holdings again in `delayMs` (one pending read per objective: the earlier one wins). */
+  private retryHoldings(id: string, delayMs: number): void {
+    if (this.stopped) return;
+    const r = this.retriesOf(id);
+    const due = Date.now() + delayMs;
+    if (r.timer !== undefined) {
+      if (r.due! <= due) return;
+      clearTimeout(r.timer);
+    }
+    r.due = due;
+    r.timer = setTimeout(() => {
+      r.timer = undefined;
+      void this.serial(async () => {
+        const actor = this.actors.get(id);
+        if (!actor || this.stopped) {
+          this.chainRetries.delete(id);
+          return;
+        }
+        await this.refreshHoldings(id, actor);
+      });
+    }, delayMs);
+  }
+
+  /** Tells the app that the chain work of objective `id` failed and is retried by itself in `delayMs`. */
+  private reportRetry(id: string, channelId: Bytes32, message: string, failure: ChainFailure, delayMs: number): void {
+    const report = this.deps.onProgress;
+    const when = delayMs < 1_000 ? `${delayMs} ms` : `${Math.round(delayMs / 1_000)} s`;
+    if (report) this.afterCommit(() => report({ objectiveId: id, channelId, stage: 'retrying', detail: `${message} Retrying in ${when}.`, failure }));
+  }
+
   private async onChainEvent(event: ChainEvent): Promise<void> {
+    if (event.type === 'ChallengeRegistered' || event.type === 'ChallengeCleared') return this.onDisputeEvent(event);
     for (const [id, actor] of this.actors) {
       const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
       if (channel.id !== event.channelId) continue;
@@ -1739,7 +2172,7 @@ export class Engine {
       this.post(e.payee, { payloads: [], vouchers: [e.book.largest] });
     }
     for (const [id, actor] of this.actors) {
-      if (actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
+      if (typeOf(id) === 'Challenge' || actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
       const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
       if (!channel.states.some((s) => s.signatures[channel.myIndex] !== null)) continue;
       for (const to of channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex)) this.sendLatest(channel, to, id);
@@ -1817,6 +2250,7 @@ export class Engine {
     if (!stored.fixedPart.participants.includes(from)) throw new EngineError('invalid', 'the sender is not a participant of the channel');
     if (this.isLedger(stored) || this.isVirtualChannel(stored)) throw new EngineError('not-allowed', `channel ${channelId} is a ${this.isLedger(stored) ? 'ledger' : 'virtual payment'} channel: it takes no direct updates`);
     if (this.actors.has(objectiveIds.directDefunding(channelId))) throw new EngineError('not-allowed', `channel ${channelId} is closing: no more updates`);
+    if (this.actors.has(objectiveIds.challenge(channelId))) throw new EngineError('not-allowed', `channel ${channelId} is being challenged on chain: no updates until the challenge is cleared`);
     if (states.some((ss) => ss.state.appData === LEDGER_APP_DATA)) throw new EngineError('invalid', 'an update may not carry the ledger mark as its appData');
     const result = receiveUpdates(stored, states, this.deps.key);
     let peerBehind = false;
@@ -1927,9 +2361,12 @@ export class Engine {
       else this.absent.add(id);
       return o;
     };
-    const [funding, defunding] = await Promise.all([lookup(objectiveIds.directFunding(c.id)), lookup(objectiveIds.directDefunding(c.id))]);
+    const [funding, defunding, dispute] = await Promise.all([lookup(objectiveIds.directFunding(c.id)), lookup(objectiveIds.directDefunding(c.id)), lookup(objectiveIds.challenge(c.id))]);
     let status: ChannelSummary['status'] = 'proposed';
-    if (defunding) status = defunding.status === 'done' ? 'closed' : defunding.status === 'failed' ? 'failed' : 'closing';
+    const disputeValue = (dispute?.snapshot as { value?: string } | undefined)?.value;
+    if (dispute?.status === 'active') status = 'challenged';
+    else if (disputeValue === 'done') status = 'closed';
+    else if (defunding) status = defunding.status === 'done' ? 'closed' : defunding.status === 'failed' ? 'failed' : 'closing';
     else if (funding?.status === 'rejected') status = 'rejected';
     else if (funding?.status === 'failed') status = 'failed';
     else if (supported && supported.state.turnNum >= POSTFUND_TURN) status = 'running';

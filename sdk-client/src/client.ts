@@ -219,6 +219,14 @@ class Client implements WalletClient {
     return this.request({ method: 'budget_close', params: [request] }, options);
   }
 
+  exitBudget(request: MethodParams<'budget_exit'>[0], options?: RequestOptions): Promise<MethodResult<'budget_exit'>> {
+    return this.request({ method: 'budget_exit', params: [request] }, options);
+  }
+
+  getBudgetExit(request: MethodParams<'budget_getExit'>[0], options?: RequestOptions): Promise<MethodResult<'budget_getExit'>> {
+    return this.request({ method: 'budget_getExit', params: [request] }, options);
+  }
+
   createVirtualChannel(request: MethodParams<'virtual_create'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_create'>> {
     return this.request({ method: 'virtual_create', params: [request] }, options);
   }
@@ -262,6 +270,14 @@ class Client implements WalletClient {
 
   closeChannel(request: MethodParams<'channel_close'>[0], options?: RequestOptions): Promise<MethodResult<'channel_close'>> {
     return this.request({ method: 'channel_close', params: [request] }, options);
+  }
+
+  challengeChannel(request: MethodParams<'channel_challenge'>[0], options?: RequestOptions): Promise<MethodResult<'channel_challenge'>> {
+    return this.request({ method: 'channel_challenge', params: [request] }, options);
+  }
+
+  getChallenge(request: MethodParams<'channel_getChallenge'>[0], options?: RequestOptions): Promise<MethodResult<'channel_getChallenge'>> {
+    return this.request({ method: 'channel_getChallenge', params: [request] }, options);
   }
 
   receiveMessage(request: MethodParams<'channel_receiveMessage'>[0], options?: RequestOptions): Promise<MethodResult<'channel_receiveMessage'>> {

@@ -19,6 +19,8 @@ export const methodAliases = {
   budget_request: 'requestBudget',
   budget_get: 'getBudget',
   budget_close: 'closeBudget',
+  budget_exit: 'exitBudget',
+  budget_getExit: 'getBudgetExit',
   virtual_create: 'createVirtualChannel',
   virtual_pay: 'pay',
   virtual_close: 'closeVirtualChannel',
@@ -30,6 +32,8 @@ export const methodAliases = {
   channel_join: 'joinChannel',
   channel_update: 'updateChannel',
   channel_close: 'closeChannel',
+  channel_challenge: 'challengeChannel',
+  channel_getChallenge: 'getChallenge',
   wallet_useFundingProvider: 'setFundingAccount',
   wallet_transactionResult: 'sendTransactionResult',
 } as const satisfies Record<MethodName, keyof WalletMethods>;

@@ -66,7 +66,7 @@ export const ChannelSummary = s.object({
   participants: s.array(s.address(), 255),
   appDefinition: s.address(),
   turnNum: s.number({ integer: true, min: 0 }),
-  /** proposed | funding | running | closing | closed | rejected | failed */
+  /** proposed | funding | running | challenged | closing | closed | rejected | failed (`challenged`: a challenge is under way on chain; see challenge_updated) */
   status: s.string({ maxLength: 64 }),
   /** The asset (the zero address for ETH). */
   asset: s.address(),
@@ -107,6 +107,24 @@ export const VirtualChannel = s.object({
 const VirtualRef = s.object({ channelId: s.bytes32() });
 const HubRef = s.object({ hub: s.address() });
 
+/** A budget's exit on chain without the hub, as it stands. */
+export const BudgetExit = s.object(
+  {
+    hub: s.address(),
+    ledgerId: s.bytes32(),
+    /**
+     * challenging (the ledger and its payment channels are being registered on chain) | waiting
+     * (registered: they finalize at `finalizesAt`) | reclaiming (the payment channels' amounts are
+     * being moved back into the ledger by what the vouchers prove) | withdrawing | withdrawn | failed
+     */
+    stage: s.string({ maxLength: 32 }),
+    /** When the last of the challenges finalizes, in unix seconds of chain time (0: not yet registered): for a countdown. */
+    finalizesAt: s.number({ integer: true, min: 0 }),
+    detail: s.string({ maxLength: 512 }),
+  },
+  ['detail'],
+);
+
 export const ObjectiveProgress = s.object(
   {
     objectiveId: s.string({ maxLength: 128 }),
@@ -119,6 +137,28 @@ export const ObjectiveProgress = s.object(
 );
 
 const ChannelRef = s.object({ channelId: s.bytes32() });
+
+/** A dispute of a channel on the adjudicator, as it stands. */
+export const Challenge = s.object(
+  {
+    channelId: s.bytes32(),
+    /**
+     * challenging (our challenge is being sent) | registered (on chain: the channel finalizes at
+     * `finalizesAt` unless a newer state is registered) | checkpointing (answering a stale
+     * challenge with our newer state) | cleared (a newer state cleared it: the channel runs again)
+     * | withdrawing (finalized: paying out) | withdrawn | failed
+     */
+    stage: s.string({ maxLength: 32 }),
+    /** us | counterparty: who registered the challenge. */
+    challenger: s.string({ maxLength: 32 }),
+    /** The turn of the state registered (or being registered). */
+    turnNum: s.number({ integer: true, min: 0 }),
+    /** When the registered challenge finalizes, in unix seconds of chain time (0: none registered): for a countdown. */
+    finalizesAt: s.number({ integer: true, min: 0 }),
+    detail: s.string({ maxLength: 512 }),
+  },
+  ['detail'],
+);
 
 const EthAccountsRequest = s.object({ eth_accounts: s.object({}) });
 
@@ -255,6 +295,21 @@ export const methods = {
     interactive: true,
     description: 'Closes a channel cooperatively and withdraws: the user approves, then a final state is countersigned and concluded on chain.',
   },
+  channel_challenge: {
+    params: s.tuple(ChannelRef),
+    result: Challenge,
+    access: 'permitted',
+    interactive: true,
+    description:
+      'Challenges a running channel on chain with its latest supported state, for when the counterparty is gone: the user approves in the wallet; resolves once the challenge is registered (stage registered, with finalizesAt). After the challenge duration the wallet withdraws by the channel’s outcome with transferAllAssets (challenge_updated reports each stage). -32011 if the channel is not running or a challenge is already under way.',
+  },
+  channel_getChallenge: {
+    params: s.tuple(ChannelRef),
+    result: Challenge,
+    access: 'permitted',
+    interactive: false,
+    description: 'Where the latest challenge of a channel stands (ours or the counterparty’s). -32010 if the channel was never challenged.',
+  },
   wallet_signRelayChallenge: {
     params: s.tuple(s.object({ relayOrigin: s.string({ maxLength: 2048 }), challenge: s.bytes32() })),
     result: s.object({ address: s.address(), signature: s.object({ v: s.number({ integer: true, min: 27, max: 28 }), r: s.bytes32(), s: s.bytes32() }) }),
@@ -291,6 +346,21 @@ export const methods = {
     access: 'permitted',
     interactive: false,
     description: "The budget with a hub: what can still be sent and received, and what is locked. -32010 if there is none.",
+  },
+  budget_exit: {
+    params: s.tuple(HubRef),
+    result: BudgetExit,
+    access: 'permitted',
+    interactive: true,
+    description:
+      'Exits the budget with a hub on chain without the hub, for when it does not answer: the user approves; the ledger channel and every payment channel it funds are challenged (a payee with the largest voucher it holds), reclaimed after the challenge duration, and withdrawn. Resolves once started (stage challenging); budget_exit_updated reports each stage with finalizesAt for a countdown. -32010 if there is no budget with the hub; -32011 if the budget is not running.',
+  },
+  budget_getExit: {
+    params: s.tuple(HubRef),
+    result: BudgetExit,
+    access: 'permitted',
+    interactive: false,
+    description: 'Where the exit of the budget with a hub stands. -32010 if it was never exited on chain.',
   },
   budget_close: {
     params: s.tuple(HubRef),
@@ -407,8 +477,16 @@ export const notifications = {
   channel_proposed: ChannelSummary,
   /** Progress of an objective (funding, update, close), e.g. waiting for the counterparty's deposit. */
   objective_progress: ObjectiveProgress,
+  /**
+   * A challenge of one of this wallet's channels changed stage: ours, or a counterparty's that the
+   * wallet saw on chain (a stale one is answered at once with a checkpoint). `finalizesAt` is for
+   * a countdown.
+   */
+  challenge_updated: Challenge,
   /** A budget changed (funded, locked or freed by a virtual channel, closed). */
   budget_updated: Budget,
+  /** An exit of a budget on chain without the hub moved on (budget_exit): its stage, and `finalizesAt` for a countdown. */
+  budget_exit_updated: BudgetExit,
   /** A virtual channel changed (funded, paid, closing, closed). */
   virtual_updated: VirtualChannel,
   /** The payee's wallet verified and stored a voucher: `amount` this payment, `total` so far. */

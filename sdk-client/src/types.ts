@@ -96,6 +96,10 @@ export interface WalletMethods {
   getBudget(request: MethodParams<'budget_get'>[0], options?: RequestOptions): Promise<MethodResult<'budget_get'>>;
   /** `budget_close`: Closes the budget with a hub and withdraws everything; the user approves. Interactive. */
   closeBudget(request: MethodParams<'budget_close'>[0], options?: RequestOptions): Promise<MethodResult<'budget_close'>>;
+  /** `budget_exit`: exits the budget on chain without the hub (it does not answer); the user approves. Interactive. */
+  exitBudget(request: MethodParams<'budget_exit'>[0], options?: RequestOptions): Promise<MethodResult<'budget_exit'>>;
+  /** `budget_getExit`: where the budget's exit stands (with `finalizesAt` for a countdown). */
+  getBudgetExit(request: MethodParams<'budget_getExit'>[0], options?: RequestOptions): Promise<MethodResult<'budget_getExit'>>;
   /** `virtual_create`: Opens a virtual payment channel through a hub, within the budget. Needs permission. */
   createVirtualChannel(request: MethodParams<'virtual_create'>[0], options?: RequestOptions): Promise<MethodResult<'virtual_create'>>;
   /** `virtual_pay`: Pays more to a virtual channel's payee (one voucher). Needs permission. */
@@ -123,6 +127,10 @@ export interface WalletMethods {
   updateChannel(request: MethodParams<'channel_update'>[0], options?: RequestOptions): Promise<MethodResult<'channel_update'>>;
   /** `channel_close`: closes and withdraws; the user approves. Interactive. */
   closeChannel(request: MethodParams<'channel_close'>[0], options?: RequestOptions): Promise<MethodResult<'channel_close'>>;
+  /** `channel_challenge`: challenges the channel on chain (the counterparty is gone); the user approves. Interactive. */
+  challengeChannel(request: MethodParams<'channel_challenge'>[0], options?: RequestOptions): Promise<MethodResult<'channel_challenge'>>;
+  /** `channel_getChallenge`: where the channel's latest challenge stands (with `finalizesAt` for a countdown). */
+  getChallenge(request: MethodParams<'channel_getChallenge'>[0], options?: RequestOptions): Promise<MethodResult<'channel_getChallenge'>>;
   /** `channel_receiveMessage`: hands the wallet a peer's protocol message. Needs permission. */
   receiveMessage(request: MethodParams<'channel_receiveMessage'>[0], options?: RequestOptions): Promise<MethodResult<'channel_receiveMessage'>>;
   /**

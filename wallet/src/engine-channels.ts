@@ -11,7 +11,7 @@ import { type Address, type Bytes32, type PrivateKey } from '../../core/src/inde
 import { type ChainService, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from '../../engine/src/chain/index.ts';
 import { fundFromFaucet } from '../../chain/faucet.ts';
 import { Engine, EngineError, type ChannelSummary } from '../../engine/src/engine.ts';
-import type { ChainFailure } from '../../core/src/objectives/effects.ts';
+import type { ChainFailure, ChallengeUpdate } from '../../core/src/objectives/effects.ts';
 import type { ChannelApi } from './channels.ts';
 import { BridgeSigner } from './funding/bridge-signer.ts';
 import type { FundingChoice } from './funding/funding-account.ts';
@@ -19,7 +19,8 @@ import type { TransactionBridge } from './funding/transaction-bridge.ts';
 import type { Logger } from './log.ts';
 import type { WalletDatabase } from './store/db.ts';
 import { DexieStore } from './store/dexie-store.ts';
-import type { BudgetSummary, VirtualApi, VirtualSummary } from './virtual.ts';
+import type { BudgetExitSummary, BudgetSummary, VirtualApi, VirtualSummary } from './virtual.ts';
+import type { ExitUpdate } from '../../core/src/objectives/virtual-exit.ts';
 import { objectiveIds } from '../../core/src/protocol/message.ts';
 
 export interface WalletChainConfig {
@@ -41,6 +42,10 @@ export interface ChannelEvents {
   onChainFailure?: (channel: ChannelSummary, failure: ChainFailure, detail: string | undefined) => void;
   onBudgetUpdated?: (b: BudgetSummary) => void;
   onVirtualUpdated?: (v: VirtualSummary) => void;
+  /** A budget's exit on chain without the hub moved on. */
+  onBudgetExitUpdated?: (e: BudgetExitSummary) => void;
+  /** A challenge of one of our channels changed stage (ours, or a counterparty's seen on chain). */
+  onChallengeUpdated?: (u: ChallengeUpdate) => void;
   /** Called only after the voucher is stored. */
   onPaymentReceived?: (p: { channelId: Bytes32; from: Address; amount: bigint; total: bigint }) => void;
 }
@@ -69,6 +74,10 @@ function fundedChainService(own: ChainService, funding: FundingSource, forExtens
     getHoldings: (asset, channelId) => own.getHoldings(asset, channelId),
     deposit: (args) => payer().deposit(args),
     concludeAndTransferAllAssets: (signed) => payer().concludeAndTransferAllAssets(signed),
+    challenge: (args) => payer().challenge(args),
+    checkpoint: (args) => payer().checkpoint(args),
+    transferAllAssets: (args) => payer().transferAllAssets(args),
+    statusOf: (channelId) => own.statusOf(channelId),
     watch: (channelIds, listener, opts) => own.watch(channelIds, listener, opts),
     fundingAccount: () => payer().fundingAccount(),
     tokenBalance: (token, owner) => own.tokenBalance(token, owner),
@@ -98,6 +107,10 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
     },
     onVirtualChannelUpdated: (v) => events.onVirtualUpdated?.(v),
     onPaymentReceived: (p) => events.onPaymentReceived?.(p),
+    onChallengeUpdated: (u) => events.onChallengeUpdated?.(u),
+    onExitUpdated: (u) => {
+      if (events.onBudgetExitUpdated) void exitSummary(u).then((e) => e && events.onBudgetExitUpdated?.(e), () => undefined);
+    },
     onChannelProposed: events.onChannelProposed,
     onProgress: (p) => {
       events.onProgress(p);
@@ -110,6 +123,13 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
     },
     log: (event, fields) => log.info(event, fields),
   });
+  /** The hub leads its ledgers: participant 0. */
+  async function exitSummary(u: ExitUpdate): Promise<BudgetExitSummary | undefined> {
+    const ledger = await engine.getChannel(u.ledgerId);
+    if (!ledger) return undefined;
+    const e: BudgetExitSummary = { hub: ledger.participants[0]!, ledgerId: u.ledgerId, stage: u.stage, finalizesAt: u.finalizesAt };
+    return u.detail === undefined ? e : { ...e, detail: u.detail };
+  }
   await engine.start();
   const fund = async () => {
     // The dev faucet tops up the wallet's own key only when that key pays; an extension account is the user's own.
@@ -171,6 +191,17 @@ export async function startChannels(key: PrivateKey, db: WalletDatabase, chain: 
       const b = await mustBudget(hub);
       await engine.closeLedgerChannel(b.ledgerId);
       return mustBudget(hub);
+    },
+    exitBudget: async (hub) => {
+      await engine.exitBudget(hub);
+      const u = await engine.getBudgetExit(hub);
+      const e = u && (await exitSummary(u));
+      if (!e) throw new EngineError('failed', `the exit of the budget with ${hub} did not start`);
+      return e;
+    },
+    getBudgetExit: async (hub) => {
+      const u = await engine.getBudgetExit(hub);
+      return u && exitSummary(u);
     },
     create: async (args) => mustVirtual(await engine.createVirtualChannel(args)),
     pay: (id, amount) => engine.pay(id, amount),

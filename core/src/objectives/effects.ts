@@ -1,7 +1,10 @@
 import type { Address, Bytes32 } from '../hex.ts';
+import type { Exit } from '../outcome.ts';
 import type { LedgerChange } from '../protocol/ledger.ts';
 import type { Payload } from '../protocol/message.ts';
+import type { Signature } from '../signature.ts';
 import type { SignedState } from '../signed-state.ts';
+import type { ExitTransaction, ExitUpdate } from './virtual-exit.ts';
 
 /**
  * What an objective asks the engine to do. Objectives decide; the engine performs these, after
@@ -23,15 +26,57 @@ export type Effect =
    * changes, until the objective ends; a change the leader cannot make (e.g. unaffordable) is
    * answered with LEDGER_FAILED.
    */
-  | { kind: 'ledgerRequest'; objectiveId: string; ledgerId: Bytes32; change: LedgerChange };
+  | { kind: 'ledgerRequest'; objectiveId: string; ledgerId: Bytes32; change: LedgerChange }
+  /**
+   * Disputes (objectives/challenge.ts): the adjudicator's `challenge` with a supported state and
+   * our challenger signature, `checkpoint` with a newer supported state, `transferAllAssets` of a
+   * finalized channel by its registered outcome. The engine checks the channel's on-chain status
+   * (or holdings) before it submits any of them, so one performed again after a reload sends
+   * nothing when its work is already on chain.
+   */
+  | { kind: 'challenge'; objectiveId: string; candidate: SignedState; challengerSig: Signature }
+  | { kind: 'checkpoint'; objectiveId: string; candidate: SignedState }
+  | { kind: 'transferAllAssets'; objectiveId: string; channelId: Bytes32; outcome: Exit; stateHash: Bytes32 }
+  /** Where a dispute on the channel stands, for the app and the user (a countdown to `finalizesAt`). */
+  | { kind: 'challengeUpdated'; objectiveId: string; channelId: Bytes32; update: ChallengeUpdate }
+  /**
+   * The exit of a budget whose hub is gone (objectives/virtual-exit.ts): a challenge, a `reclaim`
+   * or the ledger's `transferAllAssets`. The engine reads the channel's status first and submits
+   * only what the chain still lacks, then reports the status back.
+   */
+  | { kind: 'exitTransaction'; objectiveId: string; tx: ExitTransaction }
+  /** Where the exit stands (the countdown runs to `finalizesAt`). */
+  | { kind: 'exitUpdated'; objectiveId: string; channelId: Bytes32; update: ExitUpdate };
 
 /**
- * Why an objective's chain transaction failed, in fields, for the user's notice: set only on the
+ * A dispute's stage: `challenging` (our challenge is being submitted), `registered` (a challenge is
+ * on chain: the channel finalizes at `finalizesAt` with the state of turn `turnNum` unless a newer
+ * supported state is registered), `checkpointing` (answering a stale challenge with our newer
+ * state), `cleared` (a newer state cleared the challenge: the channel runs again), `withdrawing`
+ * (finalized: `transferAllAssets` is being submitted), `withdrawn` (paid out), `failed`.
+ */
+export type ChallengeStage = 'challenging' | 'registered' | 'checkpointing' | 'cleared' | 'withdrawing' | 'withdrawn' | 'failed';
+
+export interface ChallengeUpdate {
+  channelId: Bytes32;
+  stage: ChallengeStage;
+  /** Who registered the challenge: we did, or a counterparty did (we watch for it). */
+  challenger: 'us' | 'counterparty';
+  /** The turn of the state registered on chain (our candidate's while challenging). */
+  turnNum: number;
+  /** When the registered challenge finalizes (unix seconds, chain time); 0 when none is registered. */
+  finalizesAt: number;
+  /** Why it failed, or what went wrong on the way (a refused transaction, retried). */
+  detail?: string;
+}
+
+/**
+ * Why an objective's chain transaction failed, in fields, for the user's notice: set on the
  * `failed` progress of a deposit or a conclusion the chain refused (the `detail` then carries the
- * chain's message). The engine fills it in from its ChainError; objectives only pass it on.
+ * chain's message), and on a `retrying` progress (what failed, retried by the engine). The engine fills it in from its ChainError; objectives only pass it on.
  */
 export interface ChainFailure {
-  operation: 'deposit' | 'conclude';
+  operation: 'deposit' | 'conclude' | 'challenge' | 'checkpoint' | 'transfer' | 'reclaim';
   /** The chain boundary's error code (engine/src/chain/errors.ts): insufficient-funds, reverted, unreachable, wrong-chain, rejected-by-user, timeout. */
   code: string;
   /** A deposit's asset and amount, and what the channel held before it (the deposits of those before us). */
@@ -52,6 +97,12 @@ export type ProgressStage =
   | 'waiting-for-counterparty-deposit'
   | 'depositing'
   | 'deposit-mined'
+  /**
+   * A chain call failed in a way the engine retries by itself (the RPC is unreachable, a deposit
+   * left the chain in a reorganisation): `detail` says what happened and `failure` carries the
+   * fields; the objective goes on once the chain answers again.
+   */
+  | 'retrying'
   | 'funded'
   | 'running'
   | 'waiting-for-ledger'

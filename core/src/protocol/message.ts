@@ -222,4 +222,6 @@ export const objectiveIds = {
   update: (channelId: Bytes32, turnNum: number) => `Update-${channelId}-${turnNum}`,
   virtualFunding: (channelId: Bytes32) => `VirtualFund-${channelId}`,
   virtualDefunding: (channelId: Bytes32) => `VirtualDefund-${channelId}`,
+  /** A dispute on the adjudicator (objectives/challenge.ts): no messages travel under it. */
+  challenge: (channelId: Bytes32) => `Challenge-${channelId}`,
 };

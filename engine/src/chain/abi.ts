@@ -18,6 +18,7 @@ export const ADJUDICATOR_ABI = [
   'function deposit(address asset, bytes32 channelId, uint256 expectedHeld, uint256 amount) payable',
   'function holdings(address, bytes32) view returns (uint256)',
   `function transferAllAssets(bytes32 channelId, ${EXIT} outcome, bytes32 stateHash)`,
+  'function reclaim(tuple(bytes32 sourceChannelId, bytes32 sourceStateHash, bytes sourceOutcomeBytes, uint256 sourceAssetIndex, uint256 indexOfTargetInSource, bytes32 targetStateHash, bytes targetOutcomeBytes, uint256 targetAssetIndex) reclaimArgs)',
   // ForceMove / NitroAdjudicator
   `function concludeAndTransferAllAssets(${FIXED_PART} fixedPart, ${SIGNED_VARIABLE_PART} candidate)`,
   `function challenge(${FIXED_PART} fixedPart, ${SIGNED_VARIABLE_PART}[] proof, ${SIGNED_VARIABLE_PART} candidate, ${SIGNATURE} challengerSig)`,

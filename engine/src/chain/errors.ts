@@ -5,7 +5,11 @@
  */
 import type { Address } from '../../../core/src/index.ts';
 import type { ChainFailure } from '../../../core/src/objectives/effects.ts';
-export type ChainErrorCode = 'insufficient-funds' | 'reverted' | 'unreachable' | 'wrong-chain' | 'rejected-by-user' | 'timeout';
+/**
+ * `dropped`: a transaction that was mined left the chain in a reorganisation and is no longer
+ * known to the node (neither mined nor pending): nothing it did stands, and it can be planned again.
+ */
+export type ChainErrorCode = 'insufficient-funds' | 'reverted' | 'unreachable' | 'wrong-chain' | 'rejected-by-user' | 'timeout' | 'dropped';
 
 export interface Shortfall {
   account: Address;

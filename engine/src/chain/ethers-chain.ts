@@ -24,17 +24,21 @@ import {
   type Bytes32,
   type Hex,
   type PrivateKey,
+  type Signature,
   type SignedState,
   ZERO_ADDRESS,
   bytesToHex,
   channelId as channelIdOf,
+  encodeOutcome,
   fixedPartArg,
+  outcomeArg,
   signedVariablePartArg,
+  unpackStatus,
 } from '../../../core/src/index.ts';
 import { ADJUDICATOR_ABI, ERC20_ABI } from './abi.ts';
 import { ChainError, type ErrorContext, revertReason, toChainError } from './errors.ts';
 import { EventPoller } from './event-poller.ts';
-import type { ChainEvent, ChainService, TxReceiptInfo, WatchOptions } from './types.ts';
+import type { ChainEvent, ChainService, OnChainStatus, ReclaimArgs, TxReceiptInfo, WatchOptions } from './types.ts';
 
 export interface EthersChainServiceOptions {
   /** For reads. Build it with `createJsonRpcProvider` (no read cache, fixed chain id). */
@@ -231,16 +235,34 @@ export function createEthersChainService(opts: EthersChainServiceOptions): Chain
     return { receipt, deadline };
   };
 
-  /** Waits for `confirmations` on a mined transaction, following it if a reorganisation moves it. */
+  /**
+   * Waits for `confirmations` on a mined transaction, following it if a reorganisation moves it,
+   * and through RPC hiccups (the transaction is out) until the deadline. One that a reorganisation
+   * took out of the chain and that the node no longer knows (neither mined nor pending) is
+   * `dropped`: nothing it did stands, so the caller may plan again from what the chain holds.
+   */
   const confirm = async (mined: { receipt: TransactionReceipt; deadline: number }, action: string): Promise<TxReceiptInfo> => {
     let { receipt } = mined;
     while (confirmations > 1) {
-      const head = await provider.getBlockNumber();
-      if (head >= receipt.blockNumber + confirmations - 1) {
-        const again = await provider.getTransactionReceipt(receipt.hash);
-        if (again && again.blockHash === receipt.blockHash) break;
-        receipt = again ?? (await waitForReceipt(receipt.hash, mined.deadline, action));
-        continue;
+      try {
+        const head = await provider.getBlockNumber();
+        if (head >= receipt.blockNumber + confirmations - 1) {
+          const again = await provider.getTransactionReceipt(receipt.hash);
+          if (again && again.blockHash === receipt.blockHash) break;
+          if (!again && (await provider.getTransaction(receipt.hash)) === null) {
+            throw new ChainError(
+              'dropped',
+              `${action}: transaction ${receipt.hash} was mined in block ${receipt.blockNumber}, then removed from the chain by a reorganisation, and is no longer pending. Nothing it did stands.`,
+              { txHash: receipt.hash },
+            );
+          }
+          // Moved to another block, or back in the node's pool: follow it.
+          receipt = again ?? (await waitForReceipt(receipt.hash, mined.deadline, action));
+          continue;
+        }
+      } catch (e) {
+        const mapped = toChainError(e, ctx(action));
+        if (!(mapped instanceof ChainError && mapped.code === 'unreachable') || Date.now() > mined.deadline) throw mapped;
       }
       if (Date.now() > mined.deadline) {
         throw new ChainError('timeout', `${action}: transaction ${receipt.hash} did not reach ${confirmations} confirmations within ${duration(txTimeoutMs)}.`, { txHash: receipt.hash });
@@ -329,6 +351,28 @@ export function createEthersChainService(opts: EthersChainServiceOptions): Chain
     return await sendAndMine(deposit, gasLimit, action).catch(async (e: unknown) => Promise.reject(await withStaleHint(e)));
   };
 
+  /**
+   * Sends one adjudicator transaction from the funding account (no value): estimated first, so a
+   * call the contract refuses sends nothing ('reverted' with its reason), and the ETH for its gas
+   * checked ('insufficient-funds'). Resolves when confirmed.
+   */
+  const adjudicatorCall = async (data: string, action: string, what: string): Promise<TxReceiptInfo> => {
+    const tx: TxRequest = { to: adjudicator, data, value: 0n };
+    try {
+      const mined = await exclusive(async () => {
+        const from = await account();
+        const balance = await provider.getBalance(from);
+        const gasLimit = await estimate(tx, action);
+        const gasCost = gasLimit * (await maxFeePerGas());
+        if (balance < gasCost) throw insufficientEth(from, balance, what, 0n, gasCost);
+        return await sendAndMine(tx, gasLimit, action);
+      });
+      return await confirm(mined, action);
+    } catch (e) {
+      throw toChainError(e, ctx(action));
+    }
+  };
+
   const service: ChainService = {
     async getHoldings(asset, id) {
       try {
@@ -351,23 +395,56 @@ export function createEthersChainService(opts: EthersChainServiceOptions): Chain
 
     async concludeAndTransferAllAssets(signed: SignedState) {
       const action = `Concluding channel ${channelIdOf(signed.state)}`;
-      const tx: TxRequest = {
-        to: adjudicator,
-        data: adjudicatorIface.encodeFunctionData('concludeAndTransferAllAssets', [fixedPartArg(signed.state), signedVariablePartArg(signed)]),
-        value: 0n,
-      };
+      const data = adjudicatorIface.encodeFunctionData('concludeAndTransferAllAssets', [fixedPartArg(signed.state), signedVariablePartArg(signed)]);
+      return adjudicatorCall(data, action, 'concluding the channel');
+    },
+
+    async challenge({ candidate, proof = [], challengerSig }: { candidate: SignedState; proof?: SignedState[]; challengerSig: Signature }) {
+      const action = `Challenging channel ${channelIdOf(candidate.state)}`;
+      const data = adjudicatorIface.encodeFunctionData('challenge', [fixedPartArg(candidate.state), proof.map(signedVariablePartArg), signedVariablePartArg(candidate), challengerSig]);
+      return adjudicatorCall(data, action, 'the challenge');
+    },
+
+    async checkpoint({ candidate, proof = [] }: { candidate: SignedState; proof?: SignedState[] }) {
+      const action = `Checkpointing channel ${channelIdOf(candidate.state)}`;
+      const data = adjudicatorIface.encodeFunctionData('checkpoint', [fixedPartArg(candidate.state), proof.map(signedVariablePartArg), signedVariablePartArg(candidate)]);
+      return adjudicatorCall(data, action, 'the checkpoint');
+    },
+
+    async transferAllAssets({ channelId: id, outcome, stateHash }) {
+      const action = `Withdrawing from channel ${id}`;
+      const data = adjudicatorIface.encodeFunctionData('transferAllAssets', [id, outcomeArg(outcome), stateHash]);
+      return adjudicatorCall(data, action, 'the withdrawal');
+    },
+
+    async reclaim(args: ReclaimArgs) {
+      const action = `Reclaiming a guarantee in channel ${args.sourceChannelId}`;
+      const data = adjudicatorIface.encodeFunctionData('reclaim', [
+        {
+          sourceChannelId: args.sourceChannelId,
+          sourceStateHash: args.sourceStateHash,
+          sourceOutcomeBytes: bytesToHex(encodeOutcome(args.sourceOutcome)),
+          sourceAssetIndex: args.sourceAssetIndex,
+          indexOfTargetInSource: args.indexOfTargetInSource,
+          targetStateHash: args.targetStateHash,
+          targetOutcomeBytes: bytesToHex(encodeOutcome(args.targetOutcome)),
+          targetAssetIndex: args.targetAssetIndex,
+        },
+      ]);
+      return adjudicatorCall(data, action, 'the reclaim');
+    },
+
+    async statusOf(id): Promise<OnChainStatus> {
       try {
-        const mined = await exclusive(async () => {
-          const from = await account();
-          const balance = await provider.getBalance(from);
-          const gasLimit = await estimate(tx, action);
-          const gasCost = gasLimit * (await maxFeePerGas());
-          if (balance < gasCost) throw insufficientEth(from, balance, 'concluding the channel', 0n, gasCost);
-          return await sendAndMine(tx, gasLimit, action);
-        });
-        return await confirm(mined, action);
+        const blockTag = await readTag();
+        const [ret, block] = await Promise.all([
+          provider.call({ to: adjudicator, data: adjudicatorIface.encodeFunctionData('statusOf', [lower<Bytes32>(id)]), blockTag }),
+          provider.getBlock(blockTag),
+        ]);
+        const word = adjudicatorIface.decodeFunctionResult('statusOf', ret)[0] as string;
+        return { ...unpackStatus(lower<Bytes32>(word)), blockTimestamp: block?.timestamp ?? 0 };
       } catch (e) {
-        throw toChainError(e, ctx(action));
+        throw toChainError(e, ctx('Reading the channel status'));
       }
     },
 

@@ -33,6 +33,7 @@ interface Watcher {
   channelIds: () => Iterable<Bytes32>;
   listener: (event: ChainEvent) => void;
   fromBlock: number | undefined;
+  onError: ((error: unknown) => void) | undefined;
   /** The next block not yet delivered; set at the first poll that sees this watcher. */
   cursor: number | undefined;
 }
@@ -102,7 +103,7 @@ export class EventPoller {
   }
 
   watch(channelIds: () => Iterable<Bytes32>, listener: (event: ChainEvent) => void, opts: WatchOptions = {}): () => void {
-    const w: Watcher = { channelIds, listener, fromBlock: opts.fromBlock, cursor: undefined };
+    const w: Watcher = { channelIds, listener, fromBlock: opts.fromBlock, onError: opts.onError, cursor: undefined };
     this.#watchers.add(w);
     this.#schedule(0);
     return () => {
@@ -124,11 +125,13 @@ export class EventPoller {
     this.#timer = setTimeout(() => void this.#tick(), delayMs);
   }
 
-  #report(e: unknown): void {
-    try {
-      this.#opts.onError?.(e);
-    } catch {
-      // an onError that throws must not stop the poller
+  #report(e: unknown, watchers: Iterable<Watcher> = []): void {
+    for (const f of [this.#opts.onError, ...[...watchers].map((w) => w.onError)]) {
+      try {
+        f?.(e);
+      } catch {
+        // an onError that throws must not stop the poller
+      }
     }
   }
 
@@ -141,7 +144,7 @@ export class EventPoller {
       this.#failures = 0;
     } catch (e) {
       this.#failures++;
-      this.#report(this.#opts.classify(e));
+      this.#report(this.#opts.classify(e), this.#watchers);
     } finally {
       this.#busy = false;
     }

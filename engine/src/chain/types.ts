@@ -1,4 +1,4 @@
-import type { Address, Bytes32, Exit, Hex, SignedState } from '../../../core/src/index.ts';
+import type { Address, Bytes32, Exit, Hex, Signature, SignedState } from '../../../core/src/index.ts';
 
 /** What the engine keeps of a mined transaction. */
 export interface TxReceiptInfo {
@@ -59,6 +59,32 @@ export interface ChallengeClearedEvent extends ChainEventBase {
 
 export type ChainEvent = DepositedEvent | AllocationUpdatedEvent | ConcludedEvent | ChallengeRegisteredEvent | ChallengeClearedEvent;
 
+/**
+ * A channel's status as the adjudicator stores it (`statusOf(channelId)`, unpacked): the turn of
+ * the latest state registered (by a challenge or a checkpoint), when a registered challenge
+ * finalizes (0: no challenge; unix seconds), and the fingerprint of the registered state and
+ * outcome. All zero for a channel the adjudicator has never heard of or has paid out in full.
+ */
+export interface OnChainStatus {
+  turnNumRecord: number;
+  finalizesAt: number;
+  fingerprint: bigint;
+  /** The timestamp (unix seconds) of the block read at: finalized when `0 < finalizesAt <= blockTimestamp`. */
+  blockTimestamp: number;
+}
+
+/** The adjudicator's `ReclaimArgs`, with the outcomes decoded. */
+export interface ReclaimArgs {
+  sourceChannelId: Bytes32;
+  sourceStateHash: Bytes32;
+  sourceOutcome: Exit;
+  sourceAssetIndex: number;
+  indexOfTargetInSource: number;
+  targetStateHash: Bytes32;
+  targetOutcome: Exit;
+  targetAssetIndex: number;
+}
+
 export interface WatchOptions {
   /**
    * First block to deliver events from. Default: the confirmed head when the watcher is first
@@ -67,6 +93,11 @@ export interface WatchOptions {
    * because every event carries absolute values).
    */
   fromBlock?: number;
+  /**
+   * Each failed poll (a ChainError, e.g. `unreachable`), for this watcher: polling goes on with
+   * backoff, and events are delivered once the chain answers again.
+   */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -85,6 +116,34 @@ export interface ChainService {
   deposit(args: { asset: Address; channelId: Bytes32; expectedHeld: bigint; amount: bigint }): Promise<TxReceiptInfo>;
   /** Concludes a channel with a final state signed by every participant and pays out all its assets. */
   concludeAndTransferAllAssets(signed: SignedState): Promise<TxReceiptInfo>;
+  /**
+   * Registers a challenge (the adjudicator's `challenge`): `candidate` must be supported (with
+   * `proof`, the states before it that support it, for apps that need them; none for a state
+   * signed by everyone), and `challengerSig` is a participant's signature of the candidate's
+   * challenge (`signChallenge`). The channel finalizes with the candidate's outcome after its
+   * challenge duration unless someone answers with a newer supported state.
+   */
+  challenge(args: { candidate: SignedState; proof?: SignedState[]; challengerSig: Signature }): Promise<TxReceiptInfo>;
+  /**
+   * Registers a newer supported state without finalizing (the adjudicator's `checkpoint`): clears
+   * a registered challenge whose turn is older than the candidate's.
+   */
+  checkpoint(args: { candidate: SignedState; proof?: SignedState[] }): Promise<TxReceiptInfo>;
+  /**
+   * Pays out every asset of a finalized channel by its registered outcome (`stateHash` and
+   * `outcome` must be the finalized state's; the adjudicator checks them against the fingerprint).
+   */
+  transferAllAssets(args: { channelId: Bytes32; outcome: Exit; stateHash: Bytes32 }): Promise<TxReceiptInfo>;
+  /**
+   * Moves a finalized virtual channel's funds back into the finalized ledger that guarantees it
+   * (the adjudicator's `reclaim`): the guarantee at `indexOfTargetInSource` of the ledger's
+   * registered outcome `sourceOutcome` is replaced by the target's final amounts, credited to the
+   * guarantee's left and right. Both outcomes must be the registered ones (fingerprints). Optional
+   * for services that never exit a virtual channel on chain (test doubles).
+   */
+  reclaim?(args: ReclaimArgs): Promise<TxReceiptInfo>;
+  /** The channel's on-chain status (`statusOf`, unpacked), read like the holdings, with the block's time. */
+  statusOf(channelId: Bytes32): Promise<OnChainStatus>;
   /**
    * Subscribes to adjudicator events concerning these channels (Deposited, AllocationUpdated,
    * Concluded, ChallengeRegistered, ChallengeCleared), delivered once each (per watcher), in

@@ -1,7 +1,7 @@
 import type { Bytes32, Voucher } from '../../../core/src/index.ts';
 import type { Channel } from '../../../core/src/protocol/channel.ts';
 
-export type ObjectiveType = 'DirectFunding' | 'Update' | 'DirectDefunding' | 'VirtualFund' | 'VirtualDefund';
+export type ObjectiveType = 'DirectFunding' | 'Update' | 'DirectDefunding' | 'VirtualFund' | 'VirtualDefund' | 'Challenge' | 'VirtualExit';
 export type ObjectiveStatus = 'active' | 'done' | 'rejected' | 'refused' | 'failed';
 
 /** An objective as stored: its xstate snapshot (which holds its own copy of the channel). */

@@ -31,6 +31,16 @@ export function noChain(): ChainService {
     concludeAndTransferAllAssets: async () => {
       throw new Error('no chain here');
     },
+    challenge: async () => {
+      throw new Error('no chain here');
+    },
+    checkpoint: async () => {
+      throw new Error('no chain here');
+    },
+    transferAllAssets: async () => {
+      throw new Error('no chain here');
+    },
+    statusOf: async () => ({ turnNumRecord: 0, finalizesAt: 0, fingerprint: 0n, blockTimestamp: 0 }),
     watch: () => () => undefined,
     fundingAccount: async () => ({ address: ZERO_ADDRESS, ethBalance: 0n }),
     tokenBalance: async () => 0n,

@@ -9,7 +9,8 @@ import { ChainError } from '../../../engine/src/chain/errors.ts';
 import { EngineError } from '../../../engine/src/engine.ts';
 import { CoreError } from '../../../core/src/index.ts';
 import type { TransactionResultParams } from '../funding/transaction-bridge.ts';
-import { type VirtualApi, budgetToWire, virtualToWire } from '../virtual.ts';
+import { type VirtualApi, budgetExitToWire, budgetToWire, virtualToWire } from '../virtual.ts';
+import { CHALLENGE_UNDER_WAY, type DisputeApi, challengeToWire } from '../disputes.ts';
 
 const ETH = '0x0000000000000000000000000000000000000000';
 
@@ -45,13 +46,26 @@ export interface HandlerDeps {
   virtual: VirtualApi;
   askForBudget: (req: { origin: string; hub: string; deposit: string; receive: string }) => Promise<boolean>;
   askToCloseBudget: (req: { origin: string; hub: string; payout: string }) => Promise<boolean>;
+  /** Without it budget_exit answers -32603. */
+  askToExitBudget?: Dialogs['askToExitBudget'];
   /** Connects the wallet to a message relay itself (see wallet/src/peers.ts). */
   useRelay: (relayUrl: string) => Promise<{ address: `0x${string}`; relayOrigin: string }>;
+  /** Challenges on chain (see wallet/src/disputes.ts); without them channel_challenge and channel_getChallenge answer -32603. */
+  disputes?: DisputeApi;
+  askToChallenge?: Dialogs['askToChallenge'];
 }
 
 type Permission = MethodResult<'wallet_getPermissions'>[number];
 
 const lower = (a: string) => a.toLowerCase() as `0x${string}`;
+
+/** A challenge duration in words: "10 minutes", "1 day". */
+function describeDuration(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} day${seconds === 86_400 ? '' : 's'}`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}`;
+  if (seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
+  return `${seconds} seconds`;
+}
 
 export function createHandlers(deps: HandlerDeps): Handlers {
   /** One dialog at a time per origin: concurrent connect calls share the user's answer. */
@@ -204,6 +218,32 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       if (!approved) throw userRejected('closing the channel');
       return toWire(await guard(() => deps.channels.close(channelId)));
     },
+    channel_challenge: async ([{ channelId }], ctx) => {
+      const disputes = deps.disputes;
+      const ask = deps.askToChallenge;
+      if (!disputes || !ask) throw new RpcError(ErrorCode.internalError, 'this wallet cannot challenge channels');
+      const c = await known(channelId);
+      if (c.status !== 'running') throw new RpcError(ErrorCode.invalidChannelState, `channel ${channelId} is ${c.status}: only a running channel can be challenged`);
+      const current = await disputes.get(lower(channelId));
+      if (current && CHALLENGE_UNDER_WAY.includes(current.stage)) throw new RpcError(ErrorCode.invalidChannelState, `channel ${channelId} is already challenged (${current.stage})`);
+      const myIndex = c.participants.indexOf(deps.address);
+      const approved = await ask({
+        origin: ctx.origin,
+        channelId,
+        payout: formatAmount(c.balances[myIndex] ?? 0n, c.asset, deps.tokenSymbol),
+        counterpartyPayout: formatAmount(c.balances[myIndex === 0 ? 1 : 0] ?? 0n, c.asset, deps.tokenSymbol),
+        challengeDuration: describeDuration(c.challengeDuration),
+      });
+      if (!approved) throw userRejected('the challenge');
+      return challengeToWire(await guard(() => disputes.challenge(lower(channelId))));
+    },
+    channel_getChallenge: async ([{ channelId }]) => {
+      if (!deps.disputes) throw new RpcError(ErrorCode.internalError, 'this wallet cannot challenge channels');
+      await known(channelId);
+      const u = await deps.disputes.get(lower(channelId));
+      if (!u) throw new RpcError(ErrorCode.unknownChannel, `channel ${channelId} was never challenged`);
+      return challengeToWire(u);
+    },
     wallet_signRelayChallenge: async ([{ relayOrigin, challenge }]) => {
       let origin: string;
       try {
@@ -238,6 +278,31 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const approved = await deps.askToCloseBudget({ origin: ctx.origin, hub: toChecksumAddress(budget.hub), payout: formatAmount(budget.send, budget.asset, deps.tokenSymbol) });
       if (!approved) throw userRejected('closing the budget');
       return budgetToWire(await guard(() => deps.virtual.closeBudget(budget.hub)));
+    },
+    budget_exit: async ([{ hub }], ctx) => {
+      const ask = deps.askToExitBudget;
+      if (!ask) throw new RpcError(ErrorCode.internalError, 'this wallet cannot exit budgets on chain');
+      const budget = await knownBudget(lower(hub));
+      const under = await guard(() => deps.virtual.getBudgetExit(budget.hub));
+      if (under && under.stage !== 'failed') return budgetExitToWire(under); // asking again: the exit under way
+      if (budget.status !== 'running') throw new RpcError(ErrorCode.invalidChannelState, `the budget with hub ${hub} is ${budget.status}: there is nothing to exit`);
+      const ledger = await deps.channels.get(budget.ledgerId);
+      const open = (await deps.virtual.list()).filter((v) => v.hub === budget.hub && v.status !== 'closed').length;
+      const approved = await ask({
+        origin: ctx.origin,
+        hub: toChecksumAddress(budget.hub),
+        payout: budget.locked > 0n ? `${formatAmount(budget.send, budget.asset, deps.tokenSymbol)} and your share of ${formatAmount(budget.locked, budget.asset, deps.tokenSymbol)} in payment channels` : formatAmount(budget.send, budget.asset, deps.tokenSymbol),
+        virtualChannels: open,
+        challengeDuration: describeDuration(ledger?.challengeDuration ?? 0),
+      });
+      if (!approved) throw userRejected('the exit of the budget');
+      return budgetExitToWire(await guard(() => deps.virtual.exitBudget(budget.hub)));
+    },
+    budget_getExit: async ([{ hub }]) => {
+      const budget = await knownBudget(lower(hub));
+      const e = await guard(() => deps.virtual.getBudgetExit(budget.hub));
+      if (!e) throw new RpcError(ErrorCode.unknownChannel, `the budget with hub ${hub} was never exited on chain`);
+      return budgetExitToWire(e);
     },
     virtual_create: async ([args]) => {
       const payee = lower(args.payee);

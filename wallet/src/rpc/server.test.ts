@@ -8,7 +8,7 @@ import { WalletDatabase } from '../store/db.ts';
 import { Permissions } from '../store/permissions.ts';
 import { createHandlers } from './handlers.ts';
 import type { ChannelApi } from '../channels.ts';
-import type { BudgetSummary, VirtualApi, VirtualSummary } from '../virtual.ts';
+import type { BudgetExitSummary, BudgetSummary, VirtualApi, VirtualSummary } from '../virtual.ts';
 import type { ChannelSummary } from '../../../engine/src/engine.ts';
 import { RpcServer } from './server.ts';
 import { FUNDING_ACCOUNT_KEY, FundingAccount } from '../funding/funding-account.ts';
@@ -47,6 +47,10 @@ function setup(answers: boolean[] = []) {
       return answers.shift() ?? false;
     },
     askToCloseBudget: async () => answers.shift() ?? false,
+    askToExitBudget: async (req) => {
+      dialogs.push({ origin: req.origin, address: req.hub });
+      return answers.shift() ?? false;
+    },
     askToFund: async (req) => {
       dialogs.push({ origin: req.origin, address: req.deposit });
       return answers.shift() ?? false;
@@ -81,6 +85,7 @@ const VIRTUAL = ('0x' + '33'.repeat(32)) as `0x${string}`;
 /** Budgets and virtual channels, faked: one budget appears once requested. */
 function fakeVirtual(me: `0x${string}`, calls: string[]): VirtualApi {
   let budget: BudgetSummary | undefined;
+  let exit: BudgetExitSummary | undefined;
   const channel: VirtualSummary = { channelId: VIRTUAL, payer: me, payee: PEER as `0x${string}`, hub: HUB, amount: 100n, paid: 0n, status: 'running' };
   return {
     requestBudget: async (a) => {
@@ -93,6 +98,12 @@ function fakeVirtual(me: `0x${string}`, calls: string[]): VirtualApi {
       calls.push('close budget');
       return { ...budget!, status: 'closing' };
     },
+    exitBudget: async (hub) => {
+      calls.push('exit budget');
+      exit = { hub, ledgerId: budget!.ledgerId, stage: 'challenging', finalizesAt: 0 };
+      return exit;
+    },
+    getBudgetExit: async (hub) => (exit?.hub === hub ? exit : undefined),
     create: async (a) => {
       calls.push(`virtual ${a.amount}`);
       return { ...channel, amount: a.amount };
@@ -261,6 +272,33 @@ describe('the wallet RPC endpoint', () => {
     expect(await response(req('virtual_get', [{ channelId: '0x' + '44'.repeat(32) }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
     expect(calls).toEqual(['budget 100/50', 'virtual 100', 'pay 5']);
     expect(dialogs).toHaveLength(3);
+  });
+
+  it('budget_exit: the user approves an exit without the hub; asking again returns the exit under way; bad input reaches nothing', async () => {
+    const { response, calls, dialogs } = setup([true, true, false, true]);
+    await response(req('eth_requestAccounts')); // answer 1: connect
+    const ETH = '0x0000000000000000000000000000000000000000';
+    // no budget: -32010, and no dialog
+    expect(await response(req('budget_exit', [{ hub: HUB }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    expect(await response(req('budget_getExit', [{ hub: HUB }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    expect(await response(req('budget_exit', [{ hub: 'not a hub' }]))).toMatchObject({ error: { code: ErrorCode.invalidParams, data: { field: 'params[0].hub' } } });
+    expect(await response(req('budget_exit', [{ hub: HUB, extra: 1 }]))).toMatchObject({ error: { code: ErrorCode.invalidParams } });
+    await response(req('budget_request', [{ hub: HUB, asset: ETH, sendAmount: '0x64', receiveAmount: '0x32' }])); // answer 2
+    expect(await response(req('budget_getExit', [{ hub: HUB }]))).toMatchObject({ error: { code: ErrorCode.unknownChannel } });
+    // answer 3: the user declines: 4001, the engine hears nothing
+    expect(await response(req('budget_exit', [{ hub: HUB }]))).toMatchObject({ error: { code: ErrorCode.userRejected } });
+    expect(calls).toEqual(['budget 100/50']);
+    // answer 4: approves
+    expect(await response(req('budget_exit', [{ hub: HUB }]))).toMatchObject({ result: { hub: HUB, ledgerId: KNOWN, stage: 'challenging', finalizesAt: 0 } });
+    expect(calls).toEqual(['budget 100/50', 'exit budget']);
+    // connect, budget, the declined exit, the approved one: each exit dialog names the hub
+    expect(dialogs).toHaveLength(4);
+    expect(dialogs.slice(2).map((d) => d.address.toLowerCase())).toEqual([HUB, HUB]);
+    // asking again: the exit under way, no second dialog and no second start
+    expect(await response(req('budget_exit', [{ hub: HUB }]))).toMatchObject({ result: { stage: 'challenging' } });
+    expect(await response(req('budget_getExit', [{ hub: HUB }]))).toMatchObject({ result: { hub: HUB, stage: 'challenging' } });
+    expect(calls).toEqual(['budget 100/50', 'exit budget']);
+    expect(dialogs).toHaveLength(4);
   });
 
   it('wallet_useFundingProvider: needs a connected site, checks the chain, persists the choice and repeats waiting transaction requests', async () => {

@@ -83,6 +83,50 @@ export class Dialogs {
     );
   }
 
+  /** Asks the user to challenge a channel on chain (when the counterparty is gone): what they get, and how long it takes. */
+  askToChallenge(req: { origin: string; channelId: string; payout: string; counterpartyPayout: string; challengeDuration: string }): Promise<boolean> {
+    return this.enqueue(() =>
+      this.show(
+        'challenge',
+        [
+          el('h1', { text: 'Challenge this channel on chain?' }),
+          el('p', { className: 'muted', text: `Requested by ${req.origin}` }),
+          el('p', { className: 'address', text: req.channelId }),
+          el('p', { text: 'You receive, once the challenge period ends' }),
+          el('p', { className: 'amount', testId: 'challenge-payout', text: req.payout }),
+          el('p', {
+            className: 'muted',
+            testId: 'challenge-period',
+            text: `Use this when the counterparty does not answer. The channel's latest state is registered on chain; unless the counterparty answers with a newer one within ${req.challengeDuration}, the wallet withdraws your share (the counterparty gets ${req.counterpartyPayout}). Two transactions, each paying gas.`,
+          }),
+        ],
+        { approve: 'Challenge', reject: 'Cancel' },
+      ),
+    );
+  }
+
+  /** Asks the user to exit a budget on chain without the hub (it does not answer): what they get back, how long it takes. */
+  askToExitBudget(req: { origin: string; hub: string; payout: string; virtualChannels: number; challengeDuration: string }): Promise<boolean> {
+    return this.enqueue(() =>
+      this.show(
+        'budget-exit',
+        [
+          el('h1', { text: 'Exit this budget on chain, without the hub?' }),
+          el('p', { className: 'muted', text: `Requested by ${req.origin}` }),
+          el('p', { className: 'address', text: req.hub }),
+          el('p', { text: 'You withdraw, once the challenge period ends' }),
+          el('p', { className: 'amount', testId: 'budget-exit-payout', text: req.payout }),
+          el('p', {
+            className: 'muted',
+            testId: 'budget-exit-period',
+            text: `Use this when the hub does not answer. The budget's latest state${req.virtualChannels ? ` and its ${req.virtualChannels} open payment channel${req.virtualChannels === 1 ? '' : 's'} (with the largest payment you received)` : ''} are registered on chain; after ${req.challengeDuration} the wallet reclaims the payments and withdraws. Several transactions, each paying gas.`,
+          }),
+        ],
+        { approve: 'Exit on chain', reject: 'Cancel' },
+      ),
+    );
+  }
+
   /** Asks the user to approve a budget with a hub: what they deposit (can pay), what the hub locks (can be paid). */
   askForBudget(req: { origin: string; hub: string; deposit: string; receive: string }): Promise<boolean> {
     return this.enqueue(() =>

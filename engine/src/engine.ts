@@ -1855,6 +1855,9 @@ export class Engine {
     if (!ss.state.participants.includes(this.address)) throw new EngineError('invalid', `a message for channel ${channelIdOf(ss)}, which we are not in`);
     if (!ss.state.participants.includes(from)) throw new EngineError('invalid', 'the sender is not a participant of the channel');
     if (active) {
+      // Funding exchanges the prefund and the postfund only: a later turn sent under it (before we
+      // even joined, say) is junk the objective must not keep.
+      if (typeOf(payload.objectiveId) === 'DirectFunding' && ss.state.turnNum > POSTFUND_TURN) throw new EngineError('invalid', `turn ${ss.state.turnNum} under a funding objective: funding takes the prefund (turn 0) and postfund (turn 1) only`);
       const activeChannel = (active.getSnapshot().context as { channel: Channel }).channel;
       // A peer sending a state older than ours is behind: send it what it lacks.
       const ours = latestSupported(activeChannel);

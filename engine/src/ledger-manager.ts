@@ -51,7 +51,9 @@ const MAX_HELD = 1024;
 
 /** Whether `c` is a ledger channel: two participants, the ConsensusApp, and the ledger mark. */
 export function isLedgerChannel(c: Channel, consensusApp: Address | undefined): boolean {
-  return consensusApp !== undefined && c.fixedPart.participants.length === 2 && c.fixedPart.appDefinition === consensusApp && latest(c).state.appData === LEDGER_APP_DATA;
+  // Judged by a state both signed (or, before any, the prefund): a peer's unsupported state carrying the mark must not make a direct channel a ledger.
+  const judged = latestSupported(c) ?? c.states[0] ?? latest(c);
+  return consensusApp !== undefined && c.fixedPart.participants.length === 2 && c.fixedPart.appDefinition === consensusApp && judged.state.appData === LEDGER_APP_DATA;
 }
 
 /** Whether a ledger channel is running: funded (postfund or later supported) and not final. */

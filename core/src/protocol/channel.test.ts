@@ -4,7 +4,7 @@ import { PrivateKey } from '../signature.ts';
 import { addSignature, signState, unsigned } from '../signed-state.ts';
 import { type State, hashStateBytes } from '../state.ts';
 import { twoParty } from '../testing/two-party.ts';
-import { MAX_IN_FLIGHT, isSupported, latestSupported, receiveSignedState, signAndAdd } from './channel.ts';
+import { MAX_IN_FLIGHT, isSupported, latestSupported, newChannel, receiveSignedState, signAndAdd } from './channel.ts';
 
 const { alice, bob, state, running } = twoParty(5n);
 const mallory = PrivateKey.random();
@@ -73,5 +73,14 @@ describe('a channel as one participant holds it', () => {
     expect(atBob.abandoned?.state.outcome[0]!.allocations[0]!.amount).toBe(6n);
     const agreed = signAndAdd(atBob.channel, state(2, 4n, 4n), bob);
     expect(isSupported(agreed.signed)).toBe(true);
+  });
+
+  it('keeps the proposal a proposer signed first: a different prefund from it is refused, so the user approves what is stored', () => {
+    const proposal = newChannel(state(0, 5n, 3n), bob.address);
+    const held = receiveSignedState(proposal, signedBy(state(0, 5n, 3n), alice)).channel;
+    expectRefused(() => receiveSignedState(held, signedBy(state(0, 1n, 7n), alice)), /different proposal for turn 0/);
+    expectRefused(() => receiveSignedState(held, signedBy({ ...state(0, 5n, 3n), appData: '0xbeef' }, alice)), /different proposal for turn 0/);
+    // The same proposal again merges (idempotent).
+    expect(receiveSignedState(held, signedBy(state(0, 5n, 3n), alice)).channel.states).toEqual(held.states);
   });
 });

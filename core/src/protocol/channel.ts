@@ -164,6 +164,10 @@ export function receiveSignedState(c: Channel, incoming: SignedState, field = 's
         fail('unsupported-state', `${field}.state.turnNum`, `conflicting proposal for turn ${incoming.state.turnNum}: ours takes precedence`);
       }
       abandoned = existing;
+    } else if (incoming.state.turnNum === PREFUND_TURN && existing.signatures.some((sig, i) => sig !== null && incoming.signatures[i] !== null)) {
+      // A proposer may not swap its proposal for another while we hold it (the user may be
+      // looking at it in the join dialog): the first one it signed stands.
+      fail('unsupported-state', `${field}.state`, `a different proposal for turn ${incoming.state.turnNum} from a participant who signed the one we hold`);
     }
   }
   return abandoned ? { channel: insert(c, merged), abandoned } : { channel: insert(c, merged) };

@@ -22,4 +22,12 @@ describe('peer messages under fuzz', () => {
     // Most inputs are bad, and bad input is refused with a reason.
     expect(rejectedLogged).toBeGreaterThan(1000);
   });
+
+  it("the fuzzer's signatures with P's and Q's keys never make a key sign two states for one turn (seed 20240614 once did)", async () => {
+    // Input 1790 sent Q a turn-17 state signed with P's key, which Q's engine countersigned; input
+    // 1984 sent P another turn-17 state signed with Q's key, which P's engine countersigned: P and
+    // Q then held different supported states for turn 17, and the liveness step failed.
+    const result = await runPeerFuzz({ seed: 20240614, inputs: 2000 });
+    expect(result.failures.slice(0, 5)).toEqual([]);
+  });
 });

@@ -17,13 +17,30 @@
  * wrong channel, wrong objective, ledger mark), signed by the real sender's key, a stranger's, or
  * both (the stranger in the receiver's slot).
  *
+ * Holding P's and Q's keys, the fuzzer could make either key sign two different states of D for
+ * one turn — one through its engine, one itself — and each engine would then countersign its own
+ * (seeds 20240614, 20240623, 20240625, 20240634 did: P's fuzzed state for turn 17 countersigned
+ * by Q's engine, then Q's fuzzed state for turn 17 countersigned by P's engine), leaving P and Q
+ * with different supported states for one turn. That is equivocation by a stolen key, which no
+ * engine can prevent or repair (it is settled on chain); the liveness step would fail on it for no
+ * fault of the engines. So the fuzzer keeps, by turn, every state of D each key signed (`SignedTurns`:
+ * what the engines sent and stored, and its own signatures), and signs a state above the
+ * receiver's supported turn with the real key only if neither that key nor the receiver's (which
+ * may countersign it) has signed another state for that turn; otherwise a stranger signs. At or
+ * below the receiver's supported turn it still may — the receiver must refuse such a state (stale,
+ * or in conflict with the one it holds supported), and the oracle checks that it does. An engine
+ * may still later propose on a turn the fuzzer signed with its key and the other refused (kept,
+ * never countersigned): the other then takes the engine's proposal in its place, so only one of
+ * the two is ever supported.
+ *
  * Oracles, after each input (and `idle()`):
  *  - `receiveMessage` resolved (never rejected), no unhandled rejection or uncaught exception,
  *    no `store.failed`;
  *  - the store (channels, objectives, vouchers, compared deeply) equals the one before, except for
  *    inputs carrying a fresh signature of D's real counterparty; for those the only change allowed
  *    is D gaining states: same fixed part and index; every signature in it recovers to its slot's
- *    participant; the supported turn does not go back; each asset's total is conserved; and the
+ *    participant; the supported turn does not go back, nor is the supported state replaced by
+ *    another for the same turn; each asset's total is conserved; and the
  *    receiver's own balance in the supported state does not fall (a wallet countersigns only what
  *    takes nothing from it). A new channel may appear only as a bare proposal: its prefund signed
  *    by the sender alone, with an active DirectFunding objective awaiting approval; once there,
@@ -57,7 +74,7 @@ import {
   type Voucher,
 } from '../../../core/src/index.ts';
 import { type Channel, latestSupported } from '../../../core/src/protocol/channel.ts';
-import { objectiveIds, serializeMessage, type Payload, type ProtocolMessage } from '../../../core/src/protocol/message.ts';
+import { objectiveIds, parseMessage, serializeMessage, type Payload, type ProtocolMessage } from '../../../core/src/protocol/message.ts';
 import { signState, type SignedState } from '../../../core/src/signed-state.ts';
 import { type FuzzCounts, type Json, Rng, canonical, emptyCounts, flipHexBit, hugeJsonText, mutateJson, mutateText, randomJson, weighted } from '../../../core/src/testing/fuzz.ts';
 import { Engine } from '../engine.ts';
@@ -250,6 +267,52 @@ function storeSnapshot(s: MemoryStore): string {
   return canonical({ channels: s.channels, objectives: s.objectives, vouchers: s.vouchers });
 }
 
+/**
+ * Every D state each real key is known to have signed, by turn: the engines' own signatures (in
+ * what they sent, and in their stores) and the fuzzer's, made with a party's key behind its
+ * engine's back. The fuzzer consults it so that its signatures with a party's key, and the
+ * countersignatures they may draw from the receiver, never make a key sign two different states
+ * for one turn (see the module comment).
+ */
+class SignedTurns {
+  private readonly hashes = new Map<string, Set<string>>();
+
+  constructor(private readonly channel: Bytes32) {}
+
+  private note(signer: Address, turnNum: number, hash: string): void {
+    const k = `${signer}:${turnNum}`;
+    let set = this.hashes.get(k);
+    if (!set) this.hashes.set(k, (set = new Set()));
+    set.add(hash);
+  }
+
+  /** Notes every signature on D's states in `states` (all of them valid: an engine sent or stored them, or the fuzzer made them). */
+  noteStates(states: readonly SignedState[]): void {
+    for (const ss of states) {
+      if (channelIdOf(ss.state) !== this.channel) continue;
+      const hash = bytesToHex(hashStateBytes(ss.state, this.channel));
+      ss.signatures.forEach((sig, i) => sig && this.note(ss.state.participants[i]!, ss.state.turnNum, hash));
+    }
+  }
+
+  /** Notes the D states in a message a party sent. */
+  noteMessage(m: Captured): void {
+    let message: ProtocolMessage;
+    try {
+      message = parseMessage(m.text, m);
+    } catch {
+      return;
+    }
+    this.noteStates(message.payloads.flatMap((p) => (p.type === 'state' ? [p.signedState] : [])));
+  }
+
+  /** Whether `signer` has signed a state of D other than the one hashed `hash` for `turnNum`. */
+  signedOther(signer: Address, turnNum: number, hash: string): boolean {
+    const set = this.hashes.get(`${signer}:${turnNum}`);
+    return set !== undefined && [...set].some((h) => h !== hash);
+  }
+}
+
 const KINDS = {
   mutate: 30,
   resignD: 22,
@@ -322,7 +385,7 @@ function changedD(r: Rng, w: World, to: Party, supported: State): { state: State
   return { state: s, objectiveId };
 }
 
-function makeInput(r: Rng, w: World): Input {
+function makeInput(r: Rng, w: World, signed: SignedTurns): Input {
   const parties = [w.H, w.P, w.Q];
   const kind = weighted(r, KINDS);
   const toMe = (p: Party) => w.corpus.filter((m) => m.to === p.key.address);
@@ -415,11 +478,21 @@ function makeInput(r: Rng, w: World): Input {
       // peer's key signs only turns near the supported one (far ones are refused before storing).
       if (signer !== 'stranger' && state.turnNum > supported.turnNum + 2 && state.turnNum <= supported.turnNum + 1024) signer = 'stranger';
       const id = channelIdOf(state);
+      const hash = hashStateBytes(state, id);
+      // Never make the peer's key, or the receiver's by its countersignature, sign a second state
+      // for a turn either already signed (by its engine or by us): that is equivocation by a
+      // stolen key, which no engine can prevent, and it would leave P and Q each holding a
+      // different supported state for one turn. Below and at the receiver's supported turn it
+      // may still: the receiver must refuse that state (stale, or in conflict with what it holds
+      // supported), which is worth trying, and the state then goes nowhere.
+      if (signer !== 'stranger' && state.turnNum > supported.turnNum && [peer, to].some((p) => signed.signedOther(p.key.address, state.turnNum, bytesToHex(hash)))) signer = 'stranger';
       const signatures = state.participants.map(() => null) as SignedState['signatures'];
       const peerIndex = state.participants.indexOf(peer.key.address);
       const toIndex = state.participants.indexOf(to.key.address);
-      const hash = hashStateBytes(state, id);
-      if (signer !== 'stranger' && peerIndex >= 0) signatures[peerIndex] = signState(state, peer.key, id).signature;
+      if (signer !== 'stranger' && peerIndex >= 0) {
+        signatures[peerIndex] = signState(state, peer.key, id).signature;
+        signed.noteStates([{ state, signatures }]);
+      }
       if (signer === 'stranger' && peerIndex >= 0) signatures[peerIndex] = w.stranger.signHash(hash);
       if (signer === 'both' && toIndex >= 0) signatures[toIndex] = w.stranger.signHash(hash);
       const message: ProtocolMessage = { from: peer.key.address, to: to.key.address, payloads: [{ type: 'state', objectiveId, signedState: { state, signatures } }] };
@@ -485,6 +558,7 @@ function checkAllowedChange(w: World, to: Party, from: Address, before: MemorySt
   const s0 = latestSupported(was)!.state;
   const s1 = latestSupported(now)!.state;
   if (s1.turnNum < s0.turnNum) return `D's supported turn went back from ${s0.turnNum} to ${s1.turnNum}`;
+  if (s1.turnNum === s0.turnNum && canonical(s1) !== canonical(s0)) return `D's supported state for turn ${s0.turnNum} was replaced by another`;
   const total = (s: State) => s.outcome[0]!.allocations.reduce((t, a) => t + a.amount, 0n);
   if (total(s1) !== total(s0)) return `D's total changed from ${total(s0)} to ${total(s1)}`;
   const mine = (s: State) => s.outcome[0]!.allocations.filter((a) => a.destination === addressToDestination(to.key.address)).reduce((t, a) => t + a.amount, 0n);
@@ -506,6 +580,9 @@ export async function runPeerFuzz(opts: { seed: number; inputs: number; onProgre
   const { seed } = opts;
   const w = await peerWorld(seed);
   const r = new Rng(seed);
+  const signed = new SignedTurns(w.ids.D);
+  for (const m of w.corpus) signed.noteMessage(m);
+  for (const p of [w.P, w.Q]) signed.noteStates(p.store.channels.get(w.ids.D)!.states);
   const counts = emptyCounts();
   const byKind: Record<string, number> = {};
   const harmlessByKind: Record<string, number> = {};
@@ -516,7 +593,7 @@ export async function runPeerFuzz(opts: { seed: number; inputs: number; onProgre
   process.on('uncaughtException', onUnhandled);
   try {
     for (let i = 0; i < opts.inputs; i++) {
-      const input = makeInput(r, w);
+      const input = makeInput(r, w, signed);
       const { to } = input;
       counts.inputs++;
       byKind[input.kind] = (byKind[input.kind] ?? 0) + 1;
@@ -533,6 +610,9 @@ export async function runPeerFuzz(opts: { seed: number; inputs: number; onProgre
         fail(`receiveMessage threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
         continue;
       }
+      // What the receiver's key signed of D in this step: in what it sent, and in what it holds.
+      for (const m of w.outbox.slice(sentBefore)) signed.noteMessage(m);
+      if (to !== w.H) signed.noteStates(to.store.channels.get(w.ids.D)!.states);
       if (unhandled.length > 0) {
         counts.crashes++;
         fail(`unhandled: ${unhandled.splice(0).map(String).join('; ')}`);

@@ -54,7 +54,7 @@ const held: (() => void)[] = [];
 let holding = false;
 
 function watch(client: WalletClient): WalletClient {
-  for (const name of ['wallet_ready', 'wallet_uiRequest', 'wallet_accountsChanged', 'channel_updated', 'channel_proposed', 'objective_progress', 'budget_updated', 'virtual_updated', 'payment_received'] as const) {
+  for (const name of ['wallet_ready', 'wallet_uiRequest', 'wallet_accountsChanged', 'channel_updated', 'channel_proposed', 'objective_progress', 'budget_updated', 'virtual_updated', 'payment_received', 'challenge_updated', 'budget_exit_updated'] as const) {
     client.on(name, (params: unknown) => window.dapp.notifications.push({ method: name, params }));
   }
   return client;

@@ -1156,6 +1156,9 @@ export class Engine {
   private async onDisputeEvent(event: Extract<ChainEvent, { type: 'ChallengeRegistered' | 'ChallengeCleared' }>): Promise<void> {
     const channel = await this.store.getChannel(event.channelId);
     if (!channel || this.isVirtualChannel(channel)) return;
+    // A ledger whose budget we are exiting on chain: the exit registered this challenge and sees
+    // it through (reclaims first, then the transfer); it is not a counterparty's dispute.
+    if (this.actors.has(exitObjectiveId(channel.id)) || (await this.store.getObjective(exitObjectiveId(channel.id)))) return;
     const id = objectiveIds.challenge(channel.id);
     const actor = this.actors.get(id);
     const active = actor && !actor.getSnapshot().hasTag('terminal');

@@ -77,6 +77,11 @@ function fundedChainService(own: ChainService, funding: FundingSource, forExtens
     challenge: (args) => payer().challenge(args),
     checkpoint: (args) => payer().checkpoint(args),
     transferAllAssets: (args) => payer().transferAllAssets(args),
+    reclaim: (args) => {
+      const service = payer();
+      if (!service.reclaim) throw new Error('this chain service cannot reclaim a guarantee');
+      return service.reclaim(args);
+    },
     statusOf: (channelId) => own.statusOf(channelId),
     watch: (channelIds, listener, opts) => own.watch(channelIds, listener, opts),
     fundingAccount: () => payer().fundingAccount(),

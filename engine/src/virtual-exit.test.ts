@@ -159,7 +159,7 @@ describe('budget exit without the hub (challenge ledger and V, reclaim, transfer
     expect(await payee.engine.exitBudget(hub.address)).toBe(payeeExit);
     expect(await payee.engine.getBudgetExit(hub.address)).toMatchObject({ ledgerId: right, stage: 'waiting' });
     // The exit's own challenge of the ledger is not taken for a counterparty's dispute.
-    expect(await payee.engine.getChallenge(right)).toBeUndefined();
+    expect(await payee.engine.getChallenge(right!)).toBeUndefined();
 
     // The payer exits its own ledger: V is already challenged with the payee's redemption.
     const payerExit = await payer.engine.exitBudget(hub.address);

@@ -1,6 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { chromiumLaunchOptions } from './e2e/chromium.ts';
-import { E2E_CHAIN_CONFIG, E2E_DAPP_A_PORT, E2E_DAPP_A_URL, E2E_DAPP_B_PORT, E2E_DAPP_B_URL, E2E_WALLET_PORT, E2E_WALLET_URL } from './e2e/paths.ts';
+import { E2E_CHAIN_CONFIG, E2E_DAPP_A_PORT, E2E_DAPP_A_URL, E2E_DAPP_B_PORT, E2E_DAPP_B_URL, E2E_DEMO_A_PORT, E2E_DEMO_A_URL, E2E_DEMO_B_PORT, E2E_DEMO_B_URL, E2E_WALLET_PORT, E2E_WALLET_URL } from './e2e/paths.ts';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -40,6 +40,19 @@ export default defineConfig({
       command: `node node_modules/vite/bin/vite.js --config e2e/dapp/vite.config.ts --host ${host} --port ${port} --strictPort`,
       url,
       env: { DAPP_CACHE_NAME: `dapp-${port}` },
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore' as const,
+      stderr: 'pipe' as const,
+    })),
+    // The demo dapp (paid file sharing) on the same two sites, other ports.
+    ...[
+      { host: '127.0.0.1', port: E2E_DEMO_A_PORT, url: E2E_DEMO_A_URL },
+      { host: '127.0.0.2', port: E2E_DEMO_B_PORT, url: E2E_DEMO_B_URL },
+    ].map(({ host, port, url }) => ({
+      command: `node node_modules/vite/bin/vite.js --config demo/vite.config.ts --host ${host} --port ${port} --strictPort`,
+      url,
+      env: { DEMO_CACHE_NAME: `demo-${port}`, DEMO_SITES: `${E2E_DEMO_A_URL},${E2E_DEMO_B_URL}` },
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: 'ignore' as const,

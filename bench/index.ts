@@ -9,6 +9,7 @@ import { runStoreBench } from '../hub/src/store/file-store.bench.ts';
 import { startBenchEnvironment } from './environment.ts';
 import { runRpcBench } from './rpc.bench.ts';
 import { runPaymentsBench } from './payments.bench.ts';
+import { runDemoBench } from './demo.bench.ts';
 import { runUpdatesBench } from './updates.bench.ts';
 
 const results: { name: string; met: boolean }[] = [];
@@ -20,6 +21,7 @@ try {
   results.push(...(await runRpcBench(env)));
   results.push(...(await runUpdatesBench(env)));
   results.push(...(await runPaymentsBench(env)));
+  results.push(...(await runDemoBench(env)));
 } finally {
   await env.close();
 }

@@ -17,3 +17,8 @@ export const E2E_DAPP_A_PORT = Number(process.env['E2E_DAPP_A_PORT'] || 5184);
 export const E2E_DAPP_B_PORT = Number(process.env['E2E_DAPP_B_PORT'] || 5185);
 export const E2E_DAPP_A_URL = `http://localhost:${E2E_DAPP_A_PORT}`;
 export const E2E_DAPP_B_URL = `http://127.0.0.2:${E2E_DAPP_B_PORT}`;
+/** The demo dapp (paid file sharing), on the same two other sites as the test dapp, other ports. */
+export const E2E_DEMO_A_PORT = Number(process.env['E2E_DEMO_A_PORT'] || 5186);
+export const E2E_DEMO_B_PORT = Number(process.env['E2E_DEMO_B_PORT'] || 5187);
+export const E2E_DEMO_A_URL = `http://localhost:${E2E_DEMO_A_PORT}`;
+export const E2E_DEMO_B_URL = `http://127.0.0.2:${E2E_DEMO_B_PORT}`;

@@ -1,0 +1,265 @@
+/**
+ * A download in the browser: asks each seeder for its offer over the data link, opens one virtual
+ * channel per seeder through the hub with the wallet, and runs the pure Leecher: pieces come in
+ * over the link, payments go out as vouchers, the buffer ahead of the data. When every piece is
+ * in and the file hash matches, the channels are closed (both ledgers credited, off chain).
+ * With a price of 0 no channel is opened.
+ */
+import type { WalletClient } from '../../sdk-client/src/index.ts';
+import { type Hex, Leecher, type LeecherAction, type Manifest } from './exchange.ts';
+import { type DataLink, type DemoMessage, fromBase64 } from './link.ts';
+
+export interface SeederView {
+  peer: Hex;
+  wallet: Hex | undefined;
+  channelId: Hex | undefined;
+  /** 'asking', 'opening channel', 'downloading', 'closing', 'closed', 'free', 'failed: …', … */
+  status: string;
+  pieces: number;
+  paid: bigint;
+  /** Paid for pieces not yet received. */
+  ahead: bigint;
+}
+
+export interface DownloadOptions {
+  link: DataLink;
+  wallet: WalletClient | null;
+  hub: Hex;
+  seeders: Hex[];
+  buffer: number;
+  /** How long to wait for a seeder's offer and channel check. Default 15 s. */
+  answerTimeoutMs?: number;
+  onChange?: () => void;
+  onError?: (message: string) => void;
+}
+
+export interface DownloadResult {
+  file: Uint8Array;
+  manifest: Manifest;
+  pricePerByte: bigint;
+  /** Paid to each seeder (by peer id), in wei. */
+  paid: Record<string, bigint>;
+  channels: Record<string, Hex>;
+  /** From the first request to the last piece. */
+  ms: number;
+}
+
+type Waiter = { resolve: (m: DemoMessage) => void; reject: (e: Error) => void; t: DemoMessage['t'] };
+
+export class Download {
+  readonly #o: DownloadOptions;
+  readonly views = new Map<Hex, SeederView>();
+  #leecher: Leecher | undefined;
+  #waiters = new Map<Hex, Waiter>();
+  #pays: Promise<unknown>[] = [];
+  /** Per seeder: owed and not yet in a voucher; whether a voucher is in flight. */
+  #due = new Map<Hex, bigint>();
+  #paying = new Set<Hex>();
+  #failed: ((e: Error) => void) | undefined;
+  #finished: (() => void) | undefined;
+  /** Vouchers sent (calls to pay). */
+  vouchers = 0;
+  startedAt = 0;
+  finishedAt = 0;
+  manifest: Manifest | undefined;
+  pricePerByte = 0n;
+
+  constructor(options: DownloadOptions) {
+    if (options.seeders.length === 0) throw new Error('name at least one seeder');
+    if (new Set(options.seeders).size !== options.seeders.length) throw new Error('a seeder is named twice');
+    this.#o = options;
+    for (const peer of options.seeders) this.views.set(peer, { peer, wallet: undefined, channelId: undefined, status: 'asking', pieces: 0, paid: 0n, ahead: 0n });
+    options.link.onMessage((from, m) => this.#onMessage(from, m));
+  }
+
+  get bytesReceived(): number {
+    return this.#leecher?.bytesReceived ?? 0;
+  }
+  get totalPaid(): bigint {
+    return this.#leecher?.totalPaid ?? 0n;
+  }
+
+  async run(): Promise<DownloadResult> {
+    const o = this.#o;
+    const myWallet = o.wallet ? ((await o.wallet.accounts())[0]?.toLowerCase() as Hex | undefined) : ('0x0000000000000000000000000000000000000000' as Hex);
+    if (!myWallet) throw new Error('connect the wallet first');
+    // 1. Offers: every seeder must have the same file at the same price.
+    const offers = await Promise.all(
+      o.seeders.map(async (peer) => {
+        const offer = (await this.#ask(peer, { t: 'hello', wallet: myWallet }, 'offer')) as Extract<DemoMessage, { t: 'offer' }>;
+        this.#view(peer, { wallet: offer.wallet, status: 'offered' });
+        return offer;
+      }),
+    );
+    const first = offers[0]!;
+    for (const [i, offer] of offers.entries()) {
+      if (offer.manifest.fileHash !== first.manifest.fileHash || offer.manifest.pieceSize !== first.manifest.pieceSize) throw new Error(`seeder ${o.seeders[i]} offers another file (${offer.manifest.name}, ${offer.manifest.fileHash.slice(0, 10)}…) than ${o.seeders[0]}`);
+      if (offer.pricePerByte !== first.pricePerByte) throw new Error(`seeder ${o.seeders[i]} asks ${offer.pricePerByte} wei per byte, ${o.seeders[0]} asks ${first.pricePerByte}: pick seeders with one price`);
+    }
+    const manifest = first.manifest;
+    const price = BigInt(first.pricePerByte);
+    this.manifest = manifest;
+    this.pricePerByte = price;
+    if (price > 0n && !o.wallet) throw new Error('this file is not free: connect the wallet');
+
+    // 2. A virtual channel per seeder, big enough for the whole file: no prompt, no transaction.
+    const channels: Record<string, Hex> = {};
+    if (price > 0n) {
+      const amount = `0x${(BigInt(manifest.size) * price).toString(16)}` as Hex;
+      await Promise.all(
+        offers.map(async (offer, i) => {
+          const peer = o.seeders[i]!;
+          this.#view(peer, { status: 'opening channel' });
+          const v = await o.wallet!.createVirtualChannel({ payee: offer.wallet, hub: o.hub, amount });
+          channels[peer] = v.channelId as Hex;
+          this.#view(peer, { channelId: v.channelId as Hex, status: 'channel open' });
+          await this.#ask(peer, { t: 'open', channelId: v.channelId as Hex }, 'ready');
+        }),
+      );
+    }
+
+    // 3. Pieces and payments.
+    const leecher = new Leecher(manifest, { pricePerByte: price, buffer: o.buffer });
+    this.#leecher = leecher;
+    const done = new Promise<void>((resolve, reject) => {
+      this.#finished = resolve;
+      this.#failed = reject;
+    });
+    this.startedAt = performance.now();
+    for (const peer of o.seeders) {
+      this.#view(peer, { status: price > 0n ? 'downloading' : 'free' });
+      this.#perform(leecher.addSeeder(peer));
+    }
+    await done;
+    this.finishedAt = performance.now();
+    const file = leecher.assemble();
+    await this.#settled();
+
+    // 4. Close the channels: the final state from the largest voucher; both ledgers credited.
+    const paid: Record<string, bigint> = {};
+    await Promise.all(
+      o.seeders.map(async (peer) => {
+        paid[peer] = leecher.progress(peer)!.paid;
+        o.link.send(peer, { t: 'bye' });
+        if (!channels[peer]) return this.#view(peer, { status: 'done' });
+        this.#view(peer, { status: 'closing' });
+        const v = await o.wallet!.closeVirtualChannel({ channelId: channels[peer] });
+        this.#view(peer, { status: v.status });
+      }),
+    );
+    return { file, manifest, pricePerByte: price, paid, channels, ms: this.finishedAt - this.startedAt };
+  }
+
+  #view(peer: Hex, patch: Partial<SeederView>): void {
+    Object.assign(this.views.get(peer)!, patch);
+    this.#o.onChange?.();
+  }
+
+  #ask(peer: Hex, message: DemoMessage, answer: DemoMessage['t']): Promise<DemoMessage> {
+    return new Promise<DemoMessage>((resolve, reject) => {
+      const ms = this.#o.answerTimeoutMs ?? 15_000;
+      const timer = setTimeout(() => {
+        this.#waiters.delete(peer);
+        this.#view(peer, { status: 'no answer' });
+        reject(new Error(`seeder ${peer} did not answer within ${ms / 1000} s: is its page open and seeding?`));
+      }, ms);
+      this.#waiters.set(peer, {
+        t: answer,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.#o.link.send(peer, message);
+    });
+  }
+
+  #perform(actions: LeecherAction[]): void {
+    const o = this.#o;
+    for (const a of actions) {
+      if (a.type === 'request') {
+        o.link.send(a.seeder, { t: 'request', pieces: a.pieces });
+      } else if (a.amount > 0n) {
+        this.#pay(a.seeder as Hex, a.amount);
+      }
+    }
+    if (this.#leecher) {
+      for (const [peer] of this.views) {
+        const p = this.#leecher.progress(peer);
+        if (p) Object.assign(this.views.get(peer)!, { pieces: p.pieces, paid: p.paid, ahead: this.#leecher.paidAhead(peer) });
+      }
+    }
+    o.onChange?.();
+    if (this.#leecher?.done) this.#finished?.();
+  }
+
+  /**
+   * Pays `amount` more to `seeder`. One voucher per channel is in flight at a time; pieces that
+   * fall due meanwhile are paid together by the next one (each still at its price, and counted
+   * as paid by the Leecher when due, so what is really paid ahead only ever lags its count).
+   */
+  #pay(seeder: Hex, amount: bigint): void {
+    const due = (this.#due.get(seeder) ?? 0n) + amount;
+    this.#due.set(seeder, due);
+    if (this.#paying.has(seeder)) return;
+    const channelId = this.views.get(seeder)!.channelId!;
+    this.#paying.add(seeder);
+    this.#due.set(seeder, 0n);
+    this.vouchers++;
+    const sent = this.#o.wallet!.pay({ channelId, amount: `0x${due.toString(16)}` }).then(
+      () => {
+        this.#paying.delete(seeder);
+        const more = this.#due.get(seeder) ?? 0n;
+        if (more > 0n) {
+          this.#due.set(seeder, 0n);
+          this.#pay(seeder, more);
+        }
+      },
+      (e: Error) => {
+        this.#paying.delete(seeder);
+        this.#failed?.(new Error(`paying seeder ${seeder} failed: ${e.message}`));
+      },
+    );
+    this.#pays.push(sent);
+  }
+
+  /** Resolves once every voucher due has been paid. */
+  async #settled(): Promise<void> {
+    while (this.#pays.length > 0) await Promise.all(this.#pays.splice(0));
+  }
+
+  #onMessage(from: Hex, m: DemoMessage): void {
+    const view = this.views.get(from);
+    if (!view) return; // not one of ours
+    const waiter = this.#waiters.get(from);
+    if (m.t === 'error') {
+      const error = new Error(`seeder ${from}: ${m.message}`);
+      this.#o.onError?.(error.message);
+      this.#view(from, { status: `failed: ${m.message}` });
+      if (waiter) {
+        this.#waiters.delete(from);
+        waiter.reject(error);
+      } else if (this.#leecher) {
+        this.#perform(this.#leecher.removeSeeder(from));
+        if (![...this.views.values()].some((v) => !v.status.startsWith('failed'))) this.#failed?.(new Error('every seeder failed'));
+      }
+      return;
+    }
+    if (waiter && waiter.t === m.t) {
+      this.#waiters.delete(from);
+      waiter.resolve(m);
+      return;
+    }
+    if (m.t === 'piece' && this.#leecher) {
+      const verdict = this.#leecher.onPiece(from, m.index, fromBase64(m.data));
+      if (!verdict.ok) this.#o.onError?.(verdict.reason);
+      this.#perform(verdict.actions);
+      return;
+    }
+    this.#o.onError?.(`seeder ${from}: unexpected "${m.t}" message`);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The data link between demo pages: the hub's message relay, under a login of its own.
+ *
+ * The wallet logs into the relay with its own key and receives every message sent to its
+ * address, which it parses as protocol messages. The demo's file data must not land there, so
+ * each page logs in with a throwaway "data key" of its own (never the wallet's key, and never
+ * holding money): its address is the page's peer id. Pieces, requests and offers travel between
+ * peer ids; vouchers travel between wallet addresses. The two never meet on one connection.
+ */
+import type { Bytes32 } from '../../core/src/hex.ts';
+import { signRelayLogin } from '../../core/src/relay-login.ts';
+import { PrivateKey } from '../../core/src/signature.ts';
+import { relayOriginOf } from '../../sdk-client/src/relay.ts';
+import { type Hex, type Manifest, parseManifest } from './exchange.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The demo's messages, between peer ids
+
+export type DemoMessage =
+  /** leecher → seeder: who is asking, by wallet address. */
+  | { t: 'hello'; wallet: Hex }
+  /** seeder → leecher: the file, its terms, and who to pay. */
+  | { t: 'offer'; wallet: Hex; manifest: Manifest; pricePerByte: string; buffer: number }
+  /** leecher → seeder: the virtual channel it will pay through. */
+  | { t: 'open'; channelId: Hex }
+  /** seeder → leecher: the channel checked out; ask away. */
+  | { t: 'ready'; channelId: Hex }
+  | { t: 'request'; pieces: number[] }
+  | { t: 'piece'; index: number; data: string }
+  /** leecher → seeder: done (the channel is being closed). */
+  | { t: 'bye' }
+  | { t: 'error'; message: string };
+
+const ADDRESS = /^0x[0-9a-f]{40}$/;
+const BYTES32 = /^0x[0-9a-f]{64}$/;
+const QUANTITY = /^(0|[1-9][0-9]{0,77})$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function field<T>(ok: boolean, value: T, what: string): T {
+  if (!ok) throw new TypeError(what);
+  return value;
+}
+
+/** Parses one message from a peer; throws a TypeError saying what is wrong. */
+export function parseMessage(text: string): DemoMessage {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new TypeError('message: not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError('message: expected an object with a "t"');
+  switch (v.t) {
+    case 'hello':
+      return { t: 'hello', wallet: field(typeof v.wallet === 'string' && ADDRESS.test(v.wallet), v.wallet as Hex, 'hello.wallet: expected a lower-case address') };
+    case 'offer':
+      return {
+        t: 'offer',
+        wallet: field(typeof v.wallet === 'string' && ADDRESS.test(v.wallet), v.wallet as Hex, 'offer.wallet: expected a lower-case address'),
+        manifest: parseManifest(v.manifest),
+        pricePerByte: field(typeof v.pricePerByte === 'string' && QUANTITY.test(v.pricePerByte), v.pricePerByte as string, 'offer.pricePerByte: expected a decimal amount of wei'),
+        buffer: field(Number.isInteger(v.buffer) && (v.buffer as number) >= 1 && (v.buffer as number) <= 1024, v.buffer as number, 'offer.buffer: expected 1 to 1024 pieces'),
+      };
+    case 'open':
+    case 'ready':
+      return { t: v.t, channelId: field(typeof v.channelId === 'string' && BYTES32.test(v.channelId), v.channelId as Hex, `${v.t}.channelId: expected 32 bytes of lower-case 0x hex`) };
+    case 'request':
+      return { t: 'request', pieces: field(Array.isArray(v.pieces) && v.pieces.length <= 1024 && v.pieces.every((i) => Number.isInteger(i) && i >= 0), v.pieces as number[], 'request.pieces: expected up to 1024 piece numbers') };
+    case 'piece':
+      return {
+        t: 'piece',
+        index: field(Number.isInteger(v.index) && (v.index as number) >= 0, v.index as number, 'piece.index: expected a piece number'),
+        data: field(typeof v.data === 'string' && v.data.length % 4 === 0 && BASE64.test(v.data), v.data as string, 'piece.data: expected base64'),
+      };
+    case 'bye':
+      return { t: 'bye' };
+    case 'error':
+      return { t: 'error', message: typeof v.message === 'string' ? v.message.slice(0, 500) : 'unknown error' };
+    default:
+      throw new TypeError(`message: unknown type ${JSON.stringify(String(v.t).slice(0, 32))}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// base64 (pieces travel in JSON text frames)
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const DECODE = new Uint8Array(128);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+type Base64Native = { toBase64?: () => string };
+type Base64Ctor = { fromBase64?: (s: string) => Uint8Array };
+
+export function toBase64(bytes: Uint8Array): string {
+  const native = (bytes as Base64Native).toBase64;
+  if (native) return native.call(bytes);
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  if (i < bytes.length) {
+    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8);
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + (i + 1 < bytes.length ? ALPHABET[(n >> 6) & 63]! : '=') + '=';
+  }
+  return out;
+}
+
+export function fromBase64(text: string): Uint8Array {
+  const native = (Uint8Array as unknown as Base64Ctor).fromBase64;
+  if (native) return native(text);
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const n = (DECODE[text.charCodeAt(i)]! << 18) | (DECODE[text.charCodeAt(i + 1)]! << 12) | (DECODE[text.charCodeAt(i + 2)]! << 6) | DECODE[text.charCodeAt(i + 3)]!;
+    if (o < out.length) out[o++] = n >> 16;
+    if (o < out.length) out[o++] = (n >> 8) & 255;
+    if (o < out.length) out[o++] = n & 255;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The link
+
+export interface DataLink {
+  /** This page's peer id: the data key's address. */
+  readonly peerId: Hex;
+  send(to: string, message: DemoMessage): void;
+  /** Messages from peers, parsed; a malformed one is reported to `onError` and dropped. */
+  onMessage(handler: (from: Hex, message: DemoMessage) => void): void;
+  onError(handler: (error: Error) => void): void;
+  close(): void;
+}
+
+/**
+ * Opens the link: connects to the relay and logs in with `key` (default: a new random one).
+ * Rejects with an Error if the relay cannot be reached or refuses the login in `timeoutMs`.
+ */
+export function openDataLink(relayUrl: string, key: PrivateKey = PrivateKey.random(), timeoutMs = 10_000): Promise<DataLink> {
+  const origin = relayOriginOf(relayUrl);
+  const peerId = key.address.toLowerCase() as Hex;
+  const handlers: ((from: Hex, message: DemoMessage) => void)[] = [];
+  const errorHandlers: ((error: Error) => void)[] = [(e) => console.warn(`[demo link] ${e.message}`)];
+  const reportError = (e: Error) => errorHandlers.forEach((h) => h(e));
+  const ws = new WebSocket(relayUrl);
+  return new Promise<DataLink>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.close();
+      reject(new Error(`the hub's relay at ${relayUrl} did not accept the demo's login within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const link: DataLink = {
+      peerId,
+      send: (to, message) => {
+        if (ws.readyState !== WebSocket.OPEN) throw new Error('the link to the hub’s relay is closed');
+        ws.send(JSON.stringify({ type: 'send', to, message: JSON.stringify(message) }));
+      },
+      onMessage: (h) => void handlers.push(h),
+      onError: (h) => void errorHandlers.push(h),
+      close: () => ws.close(),
+    };
+    ws.onerror = () => {
+      clearTimeout(timer);
+      reject(new Error(`could not reach the hub's relay at ${relayUrl}`));
+    };
+    ws.onclose = (event) => {
+      clearTimeout(timer);
+      reject(new Error(`the hub's relay closed the link (${event.code} ${event.reason})`));
+      reportError(new Error(`the link to the hub’s relay closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`));
+    };
+    ws.onmessage = (event) => {
+      let frame: { type?: string; challenge?: string; from?: string; message?: string; code?: string };
+      try {
+        frame = JSON.parse(String(event.data)) as typeof frame;
+      } catch {
+        reportError(new Error('the relay sent something that is not JSON'));
+        return;
+      }
+      if (frame.type === 'challenge') {
+        const signature = signRelayLogin(key, origin, frame.challenge as Bytes32);
+        ws.send(JSON.stringify({ type: 'login', address: peerId, signature }));
+      } else if (frame.type === 'welcome') {
+        clearTimeout(timer);
+        resolve(link);
+      } else if (frame.type === 'message') {
+        let message: DemoMessage;
+        try {
+          message = parseMessage(frame.message ?? '');
+        } catch (e) {
+          reportError(new Error(`from ${frame.from}: ${(e as Error).message}`));
+          return;
+        }
+        for (const h of handlers) h(frame.from as Hex, message);
+      } else if (frame.type === 'error') {
+        reportError(new Error(`relay: ${frame.code}: ${frame.message}`));
+      }
+    };
+  });
+}

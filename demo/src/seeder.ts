@@ -1,0 +1,171 @@
+/**
+ * A seeder in the browser: offers one file over the data link, checks each leecher's virtual
+ * channel with its wallet, and sends pieces as the wallet reports payments (payment_received),
+ * never more than its buffer ahead. With a price of 0 it needs no wallet and no channel.
+ */
+import type { WalletClient } from '../../sdk-client/src/index.ts';
+import { type Hex, type Manifest, SeederSession, pieceOf } from './exchange.ts';
+import { type DataLink, type DemoMessage, toBase64 } from './link.ts';
+
+export interface LeecherView {
+  peer: Hex;
+  wallet: Hex;
+  channelId: Hex | undefined;
+  /** The channel's status as the wallet reports it ('running', 'closed', …), or 'free'. */
+  status: string;
+  piecesSent: number;
+  /** Wei paid on the channel, per the vouchers the wallet stored. */
+  paid: bigint;
+}
+
+export interface SeederOptions {
+  link: DataLink;
+  /** The wallet (null when the file is free). */
+  wallet: WalletClient | null;
+  walletAddress: Hex;
+  hub: Hex;
+  file: Uint8Array;
+  manifest: Manifest;
+  pricePerByte: bigint;
+  buffer: number;
+  onChange?: () => void;
+  onError?: (message: string) => void;
+}
+
+interface Peer {
+  view: LeecherView;
+  session: SeederSession | undefined;
+}
+
+export class Seeder {
+  readonly #o: SeederOptions;
+  readonly #peers = new Map<Hex, Peer>();
+  readonly #byChannel = new Map<Hex, Peer>();
+  /** Payment totals by channel, also those heard of before the leecher said which channel is its. */
+  readonly #paid = new Map<Hex, bigint>();
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor(options: SeederOptions) {
+    this.#o = options;
+    options.link.onMessage((from, message) => {
+      try {
+        this.#onMessage(from, message);
+      } catch (e) {
+        this.#fail(from, (e as Error).message);
+      }
+    });
+    if (options.wallet) {
+      this.#unsubscribe.push(
+        options.wallet.on('payment_received', (p) => this.#onPaid(p.channelId as Hex, BigInt(p.total))),
+        options.wallet.on('virtual_updated', (v) => {
+          const peer = this.#byChannel.get(v.channelId as Hex);
+          if (peer) {
+            peer.view.status = v.status;
+            this.#onPaid(v.channelId as Hex, BigInt(v.paid));
+            this.#changed();
+          }
+        }),
+      );
+    }
+  }
+
+  get leechers(): LeecherView[] {
+    return [...this.#peers.values()].map((p) => ({ ...p.view }));
+  }
+  get earned(): bigint {
+    let t = 0n;
+    for (const p of this.#peers.values()) t += p.view.paid;
+    return t;
+  }
+
+  stop(): void {
+    for (const u of this.#unsubscribe) u();
+  }
+
+  #changed(): void {
+    this.#o.onChange?.();
+  }
+
+  #fail(to: Hex, message: string): void {
+    this.#o.onError?.(`leecher ${to.slice(0, 10)}…: ${message}`);
+    this.#o.link.send(to, { t: 'error', message });
+  }
+
+  #onMessage(from: Hex, m: DemoMessage): void {
+    const o = this.#o;
+    switch (m.t) {
+      case 'hello': {
+        const free = o.pricePerByte === 0n;
+        const peer: Peer = this.#peers.get(from) ?? { view: { peer: from, wallet: m.wallet, channelId: undefined, status: free ? 'free' : 'waiting for a channel', piecesSent: 0, paid: 0n }, session: undefined };
+        peer.view.wallet = m.wallet;
+        if (free) peer.session ??= new SeederSession(o.manifest, { pricePerByte: 0n, buffer: o.buffer });
+        this.#peers.set(from, peer);
+        o.link.send(from, { t: 'offer', wallet: o.walletAddress, manifest: o.manifest, pricePerByte: o.pricePerByte.toString(), buffer: o.buffer });
+        this.#changed();
+        return;
+      }
+      case 'open': {
+        const peer = this.#peers.get(from);
+        if (!peer) throw new Error('say hello first');
+        if (!o.wallet) throw new Error('this file is free: no channel needed');
+        void this.#checkChannel(from, peer, m.channelId);
+        return;
+      }
+      case 'request': {
+        const peer = this.#peers.get(from);
+        if (!peer?.session) throw new Error('open a virtual channel to this seeder before asking for pieces');
+        this.#send(from, peer, peer.session.onRequest(m.pieces).map((a) => a.piece));
+        return;
+      }
+      case 'bye': {
+        const peer = this.#peers.get(from);
+        if (peer && !peer.view.channelId) peer.view.status = 'done';
+        this.#changed();
+        return;
+      }
+      case 'error':
+        o.onError?.(`leecher ${from.slice(0, 10)}… says: ${m.message}`);
+        return;
+      default:
+        throw new Error(`a seeder does not take "${m.t}" messages`);
+    }
+  }
+
+  /** The leecher names its channel: the wallet must hold it as a running channel from that leecher to us. */
+  async #checkChannel(from: Hex, peer: Peer, channelId: Hex): Promise<void> {
+    const o = this.#o;
+    try {
+      const v = await o.wallet!.getVirtualChannel({ channelId });
+      const problem =
+        v.payee.toLowerCase() !== o.walletAddress ? 'it does not pay this seeder' : v.payer.toLowerCase() !== peer.view.wallet ? 'its payer is not the wallet you said hello with' : v.hub.toLowerCase() !== o.hub ? 'it is not through this hub' : v.status !== 'running' ? `it is ${v.status}` : undefined;
+      if (problem) throw new Error(`channel ${channelId}: ${problem}`);
+      if (this.#byChannel.has(channelId) && this.#byChannel.get(channelId) !== peer) throw new Error(`channel ${channelId} belongs to another leecher`);
+      peer.view.channelId = channelId;
+      peer.view.status = v.status;
+      peer.session ??= new SeederSession(o.manifest, { pricePerByte: o.pricePerByte, buffer: o.buffer });
+      this.#byChannel.set(channelId, peer);
+      o.link.send(from, { t: 'ready', channelId });
+      this.#onPaid(channelId, BigInt(v.paid));
+      this.#changed();
+    } catch (e) {
+      this.#fail(from, `the channel was not accepted: ${(e as Error).message}`);
+    }
+  }
+
+  #onPaid(channelId: Hex, total: bigint): void {
+    if (total <= (this.#paid.get(channelId) ?? 0n)) return;
+    this.#paid.set(channelId, total);
+    const peer = this.#byChannel.get(channelId);
+    if (!peer?.session) return;
+    peer.view.paid = total;
+    this.#send(peer.view.peer, peer, peer.session.onPaid(total).map((a) => a.piece));
+    this.#changed();
+  }
+
+  #send(to: Hex, peer: Peer, pieces: number[]): void {
+    const o = this.#o;
+    for (const index of pieces) o.link.send(to, { t: 'piece', index, data: toBase64(pieceOf(o.file, o.manifest, index)) });
+    peer.view.piecesSent = peer.session!.piecesSent;
+    if (pieces.length) this.#changed();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The demo, end to end, driven through its pages as a user would: two seeders and a leecher,
+ * each in its own browser context (its own wallet), the seeders on two sites. Real wallet
+ * iframes, the real hub process and its relay, real anvil. The leecher downloads a 10 MiB file
+ * from both seeders, paying per piece through one virtual channel per seeder; then the bytes,
+ * the payments, the channels, the budgets and the on-chain withdrawals are checked to the wei.
+ */
+import { type Browser, type Page, expect, test } from '@playwright/test';
+import { config, provider } from './budgets.ts';
+import { E2E_DEMO_A_URL, E2E_DEMO_B_URL, E2E_WALLET_URL } from './paths.ts';
+import { answerDialog, wallet } from './support.ts';
+
+test.describe.configure({ timeout: 300_000 });
+
+const SIZE = 10 * 1024 * 1024;
+const PRICE = 1_000_000_000n; // wei per byte, the seeder page's default
+const E18 = 10n ** 18n;
+
+async function openDemo(browser: Browser, site: 'A' | 'B', role: 'seed' | 'leech'): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  const base = site === 'A' ? E2E_DEMO_A_URL : E2E_DEMO_B_URL;
+  await page.goto(`${base}/${role}.html?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
+  return page;
+}
+
+/** Connects the wallet (approved in its dialog) and approves a budget of `eth` in the wallet's dialog. */
+async function connectAndBudget(page: Page, eth: string): Promise<`0x${string}`> {
+  await page.getByTestId('wallet-connect').click();
+  await answerDialog(page, 'connect-approve');
+  await expect(page.getByTestId('wallet-status')).toContainText('connected: 0x');
+  await page.getByTestId('budget-amount').fill(eth);
+  await page.getByTestId('budget-request').click();
+  await expect(wallet(page).getByTestId('budget-deposit')).toContainText('ETH');
+  await answerDialog(page, 'budget-approve');
+  await expect(page.getByTestId('budget-status')).toHaveText('running', { timeout: 60_000 });
+  return ((await page.getByTestId('wallet-status').textContent())!.split(' ').at(-1)!.toLowerCase()) as `0x${string}`;
+}
+
+const seedState = (page: Page) => page.evaluate(() => ({ file: window.seedDemo.file, received: window.seedDemo.received, earned: window.seedDemo.seeder?.earned.toString() }));
+const virtualOf = (page: Page, channelId: string, demo: 'seedDemo' | 'leechDemo') =>
+  page.evaluate(({ id, demo }) => (demo === 'seedDemo' ? window.seedDemo.panel : window.leechDemo.panel).client!.getVirtualChannel({ channelId: id as `0x${string}` }), { id: channelId, demo });
+const budgetOf = (page: Page, demo: 'seedDemo' | 'leechDemo') => page.evaluate((demo) => (demo === 'seedDemo' ? window.seedDemo.panel : window.leechDemo.panel).budget, demo);
+
+test('a leecher downloads a 10 MiB file from two seeders, paying per piece: bytes, payments, channels and withdrawals exact', async ({ browser }) => {
+  const seeders = [await openDemo(browser, 'A', 'seed'), await openDemo(browser, 'B', 'seed')];
+  const leecher = await openDemo(browser, 'A', 'leech');
+
+  // Each user connects and approves a budget in the wallet's dialog, on the demo's page.
+  const seederWallets = [await connectAndBudget(seeders[0]!, '0.05'), await connectAndBudget(seeders[1]!, '0.05')];
+  const leecherWallet = await connectAndBudget(leecher, '0.05');
+  const p = provider();
+  const blockBefore = await p.getBlockNumber();
+
+  // The seeders offer the same sample file (the page generates it) at the default price.
+  const ids: `0x${string}`[] = [];
+  for (const page of seeders) {
+    await page.getByTestId('sample').click();
+    await expect(page.getByTestId('file-info')).toContainText('40 pieces of 256.0 KiB');
+    await page.getByTestId('seed-start').click();
+    await expect(page.getByTestId('peer-id')).toHaveText(/^0x[0-9a-f]{40}$/);
+    ids.push((await page.getByTestId('peer-id').textContent()) as `0x${string}`);
+  }
+  const fileSha = (await seedState(seeders[0]!)).file!.sha256;
+  expect((await seedState(seeders[1]!)).file!.sha256).toBe(fileSha);
+
+  // The leecher names both seeders and downloads.
+  await leecher.getByTestId('seeders').fill(ids.join('\n'));
+  await leecher.getByTestId('buffer').fill('4');
+  await leecher.getByTestId('download').click();
+  await expect.poll(() => leecher.evaluate(() => window.leechDemo.result ?? window.leechDemo.error), { timeout: 180_000 }).toMatchObject({ size: SIZE });
+  const result = (await leecher.evaluate(() => window.leechDemo.result))!;
+  await expect(leecher.getByTestId('result')).toContainText('matches');
+  await expect(leecher.getByTestId('progress')).toHaveAttribute('style', /width: 100%/);
+
+  // The bytes hash-match (sha256 by WebCrypto on both sides, not the exchange's own hashing).
+  expect(result.sha256).toBe(fileSha);
+
+  // The payments equal size × price to the wei: the leecher's view, each seeder's
+  // payment_received, and virtual_get on both ends of each channel.
+  const total = BigInt(SIZE) * PRICE;
+  expect(BigInt(result.pricePerByte)).toBe(PRICE);
+  const paid = ids.map((id) => BigInt(result.paid[id]!));
+  expect(paid[0]! + paid[1]!).toBe(total);
+  for (const [i, id] of ids.entries()) {
+    expect(paid[i]!).toBeGreaterThan(0n); // both seeders served
+    expect(paid[i]! % (256n * 1024n * PRICE)).toBe(0n); // whole pieces
+    const channelId = result.channels[id]!;
+    await expect.poll(async () => (await seedState(seeders[i]!)).received[channelId]).toBe(paid[i]!.toString());
+    expect(BigInt((await virtualOf(seeders[i]!, channelId, 'seedDemo')).paid)).toBe(paid[i]);
+    const v = await virtualOf(leecher, channelId, 'leechDemo');
+    expect(BigInt(v.paid)).toBe(paid[i]);
+    expect(v.payee.toLowerCase()).toBe(seederWallets[i]);
+    expect(v.payer.toLowerCase()).toBe(leecherWallet);
+    // The channels close (no transaction: the ledgers are credited off chain).
+    expect(v.status).toBe('closed');
+    await expect.poll(async () => (await virtualOf(seeders[i]!, channelId, 'seedDemo')).status, { timeout: 30_000 }).toBe('closed');
+  }
+  expect(await p.getBlockNumber()).toBe(blockBefore);
+
+  // The budgets: the ledgers credit the leecher and the seeders exactly.
+  await expect.poll(async () => (await budgetOf(leecher, 'leechDemo'))?.send).toBe(E18 / 20n - total);
+  for (const [i, page] of seeders.entries()) await expect.poll(async () => (await budgetOf(page, 'seedDemo'))?.send).toBe(paid[i]);
+
+  // Closing the budgets withdraws exactly that on chain (less the gas of whoever concludes).
+  const users = [
+    { page: leecher, address: leecherWallet, expected: E18 / 20n - total },
+    ...seeders.map((page, i) => ({ page, address: seederWallets[i]!, expected: paid[i]! })),
+  ];
+  for (const u of users) {
+    const before = await p.getBalance(u.address);
+    const since = await p.getBlockNumber();
+    await u.page.getByTestId('budget-close').click();
+    await answerDialog(u.page, 'budget-close-approve');
+    await expect(u.page.getByTestId('budget-status')).toHaveText('closed', { timeout: 60_000 });
+    const after = await p.getBalance(u.address);
+    expect(after - before + (await gasSpentSince(u.address, since))).toBe(u.expected);
+  }
+});
+
+test('bad input gets clear errors on both pages: a seeder id that is not one, a price that is not whole wei, seeding before connecting', async ({ browser }) => {
+  const leecher = await openDemo(browser, 'B', 'leech');
+  await leecher.getByTestId('seeders').fill('0x1234');
+  await leecher.getByTestId('download').click();
+  await expect(leecher.getByTestId('log')).toContainText('"0x1234" is not a seeder id: expected 0x followed by 40 hex digits');
+  const seeder = await openDemo(browser, 'A', 'seed');
+  await expect(seeder.getByTestId('seed-start')).toBeDisabled(); // no file yet
+  await seeder.getByTestId('price').fill('0');
+  await seeder.getByTestId('sample').click();
+  await seeder.getByTestId('price').fill('1.5');
+  await seeder.getByTestId('seed-start').click();
+  await expect(seeder.getByTestId('log')).toContainText('price "1.5" is not a whole number of wei per byte');
+  await seeder.getByTestId('price').fill('1000');
+  await seeder.getByTestId('seed-start').click();
+  await expect(seeder.getByTestId('log')).toContainText('connect the wallet first');
+});
+
+/** Gas paid by `address` in blocks after `block`. */
+async function gasSpentSince(address: string, block: number): Promise<bigint> {
+  const p = provider();
+  const latest = await p.getBlockNumber();
+  let spent = 0n;
+  for (let b = block + 1; b <= latest; b++) {
+    const blk = await p.getBlock(b, true);
+    for (const tx of blk!.prefetchedTransactions) {
+      if (tx.from.toLowerCase() !== address) continue;
+      const r = await p.getTransactionReceipt(tx.hash);
+      spent += r!.gasUsed * r!.gasPrice;
+    }
+  }
+  return spent;
+}

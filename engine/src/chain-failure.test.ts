@@ -21,11 +21,16 @@ type Progress = { objectiveId: string; channelId: Bytes32; stage: string; detail
 function memoryChain() {
   const holdings = new Map<string, bigint>();
   const watchers = new Set<(e: ChainEvent) => void>();
-  const failNext = new Map<Address, { deposit?: unknown[]; conclude?: unknown[] }>();
+  const failNext = new Map<Address, { deposit?: unknown[]; conclude?: unknown[]; holdings?: unknown[]; hangConclude?: boolean }>();
   let block = 0;
+  let hung = 0;
   const emit = (e: ChainEvent) => queueMicrotask(() => watchers.forEach((w) => w(e)));
   const service = (account: Address): ChainService => ({
-    getHoldings: async (asset, channelId) => holdings.get(`${asset}:${channelId}`) ?? 0n,
+    getHoldings: async (asset, channelId) => {
+      const failure = failNext.get(account)?.holdings?.shift();
+      if (failure !== undefined) throw failure;
+      return holdings.get(`${asset}:${channelId}`) ?? 0n;
+    },
     deposit: async ({ asset, channelId, expectedHeld, amount }) => {
       const failure = failNext.get(account)?.deposit?.shift();
       if (failure !== undefined) throw failure;
@@ -38,6 +43,11 @@ function memoryChain() {
     concludeAndTransferAllAssets: async (signed) => {
       const failure = failNext.get(account)?.conclude?.shift();
       if (failure !== undefined) throw failure;
+      // Sent, and the wallet closes before it hears back.
+      if (failNext.get(account)?.hangConclude) {
+        hung++;
+        return new Promise<never>(() => {});
+      }
       // Pays everything out: the channel's holdings go to zero.
       const id = channelIdOf(signed.state);
       for (const e of signed.state.outcome) holdings.set(`${e.asset}:${id}`, 0n);
@@ -61,7 +71,7 @@ function memoryChain() {
     fundingAccount: async () => ({ address: account, ethBalance: 0n }),
     tokenBalance: async () => 0n,
   });
-  return { service, failNext };
+  return { service, failNext, hung: () => hung };
 }
 
 function pair() {
@@ -71,9 +81,10 @@ function pair() {
     const key = PrivateKey.random();
     const progress: Progress[] = [];
     const proposed: Bytes32[] = [];
+    const store = new MemoryStore();
     const engine = new Engine({
       key,
-      store: new MemoryStore(),
+      store,
       chain: chain.service(key.address),
       resendIntervalMs: 0,
       sendMessage: (to, text) => queueMicrotask(() => void engines.get(to)?.receiveMessage(key.address, text)),
@@ -81,7 +92,7 @@ function pair() {
       onChannelProposed: (s) => proposed.push(s.channelId),
     });
     engines.set(key.address, engine);
-    return { key, engine, progress, proposed };
+    return { key, engine, progress, proposed, store };
   };
   return { alice: party(), bob: party(), chain };
 }
@@ -172,6 +183,34 @@ describe('chain failures in objective progress', () => {
     // Once closed there is nothing left to close.
     await expect(p.alice.engine.closeChannel(channelId)).rejects.toThrow(/nothing to close/);
     p.alice.engine.stop();
+    p.bob.engine.stop();
+  });
+
+  it('a wallet reloaded while closing, with the chain unreachable: it starts anyway, reports, and finishes the close once the chain answers', async () => {
+    const p = pair();
+    const channelId = await openChannel(p, [300n, 500n]);
+    await until(async () => (await p.alice.engine.getChannel(channelId))?.status === 'running' && (await p.bob.engine.getChannel(channelId))?.status === 'running', 'both running');
+    p.chain.failNext.set(p.alice.key.address, { hangConclude: true });
+    await p.alice.engine.closeChannel(channelId);
+    await until(() => p.chain.hung() === 1, 'the conclusion sent');
+    // The reload: the same store, a new engine; the chain refuses the first two reads.
+    p.alice.engine.stop();
+    const unreachable = () => new ChainError('unreachable', 'The chain at http://127.0.0.1:8545 is not reachable');
+    p.chain.failNext.set(p.alice.key.address, { holdings: [unreachable(), unreachable()] });
+    const progress: Progress[] = [];
+    const reloaded = new Engine({
+      key: p.alice.key,
+      store: p.alice.store,
+      chain: p.chain.service(p.alice.key.address),
+      resendIntervalMs: 0,
+      chainRetry: { firstMs: 5, maxMs: 20 },
+      sendMessage: () => undefined,
+      onProgress: (x) => progress.push(x),
+    });
+    await reloaded.start();
+    expect(progress.filter((x) => x.stage === 'retrying').map((x) => x.failure?.code)).toContain('unreachable');
+    await until(async () => (await reloaded.getChannel(channelId))?.status === 'closed', 'the close to complete after the reload');
+    reloaded.stop();
     p.bob.engine.stop();
   });
 });

@@ -429,8 +429,7 @@ export class Engine {
     await this.serial(async () => {
       for (const [id, actor] of [...this.actors]) {
         await this.performOutbox(id, actor);
-        await this.resumeChainWork(id, actor);
-        await this.refreshHoldings(id, actor);
+        await this.resumeOrRetry(id, actor, 0);
       }
       // Virtual objectives waiting on a ledger ask for their change again (the leader proposes
       // only what is not in flight; the follower needs to know what it may countersign), and the
@@ -463,6 +462,8 @@ export class Engine {
     if (this.challengeTimer) clearInterval(this.challengeTimer);
     if (this.exitTimer) clearInterval(this.exitTimer);
     for (const r of this.chainRetries.values()) clearTimeout(r.timer);
+    for (const t of this.resumeTimers) clearTimeout(t);
+    this.resumeTimers.clear();
     this.chainRetries.clear();
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
@@ -1821,6 +1822,34 @@ export class Engine {
       });
     }, delayMs);
   }
+
+  /**
+   * Resumes an objective's chain work after a reload. The chain may be unreachable just then (the
+   * wallet opened while its RPC is down): that must not stop the engine from starting, so the
+   * resume is reported and tried again with backoff until the chain answers.
+   */
+  private async resumeOrRetry(id: string, actor: AnyActorRef, failures: number): Promise<void> {
+    try {
+      await this.resumeChainWork(id, actor);
+      await this.refreshHoldings(id, actor);
+    } catch (err) {
+      if (!(err instanceof ChainError) || this.stopped) throw err;
+      const delayMs = this.retryDelay(failures + 1);
+      const channelId = (actor.getSnapshot().context as { channel?: Channel }).channel?.id;
+      this.log('chain.resume-failed', { objective: id, code: err.code, reason: err.message.slice(0, 200) });
+      if (channelId) this.reportRetry(id, channelId, err.message, chainFailureOf(err, typeOf(id) === 'DirectDefunding' ? 'conclude' : 'deposit'), delayMs);
+      const timer = setTimeout(() => {
+        this.resumeTimers.delete(timer);
+        void this.serial(async () => {
+          if (this.stopped || this.actors.get(id) !== actor || actor.getSnapshot().hasTag('terminal')) return;
+          await this.resumeOrRetry(id, actor, failures + 1);
+        });
+      }, delayMs);
+      this.resumeTimers.add(timer);
+    }
+  }
+
+  private readonly resumeTimers = new Set<ReturnType<typeof setTimeout>>();
 
   /** Tells the app that the chain work of objective `id` failed and is retried by itself in `delayMs`. */
   private reportRetry(id: string, channelId: Bytes32, message: string, failure: ChainFailure, delayMs: number): void {

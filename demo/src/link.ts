@@ -146,6 +146,7 @@ export function openDataLink(relayUrl: string, key: PrivateKey = PrivateKey.rand
   const errorHandlers: ((error: Error) => void)[] = [(e) => console.warn(`[demo link] ${e.message}`)];
   const reportError = (e: Error) => errorHandlers.forEach((h) => h(e));
   const ws = new WebSocket(relayUrl);
+  let closing = false;
   return new Promise<DataLink>((resolve, reject) => {
     const timer = setTimeout(() => {
       ws.close();
@@ -159,7 +160,10 @@ export function openDataLink(relayUrl: string, key: PrivateKey = PrivateKey.rand
       },
       onMessage: (h) => void handlers.push(h),
       onError: (h) => void errorHandlers.push(h),
-      close: () => ws.close(),
+      close: () => {
+        closing = true;
+        ws.close();
+      },
     };
     ws.onerror = () => {
       clearTimeout(timer);
@@ -168,7 +172,8 @@ export function openDataLink(relayUrl: string, key: PrivateKey = PrivateKey.rand
     ws.onclose = (event) => {
       clearTimeout(timer);
       reject(new Error(`the hub's relay closed the link (${event.code} ${event.reason})`));
-      reportError(new Error(`the link to the hub’s relay closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`));
+      // A close we asked for (the download is done) is not an error.
+      if (!closing) reportError(new Error(`the link to the hub’s relay closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`));
     };
     ws.onmessage = (event) => {
       let frame: { type?: string; challenge?: string; from?: string; message?: string; code?: string };

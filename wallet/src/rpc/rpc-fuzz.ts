@@ -311,8 +311,22 @@ export async function runRpcFuzz(opts: { seed: number; inputs: number }): Promis
       else if (logged.length > logsBefore) counts.rejectedLogged++;
       else counts.harmless++;
     }
-    // The wallet still works: a payment and an update through RPC succeed.
-    const pay = { jsonrpc: '2.0', id: 'after-pay', method: 'virtual_pay', params: [{ channelId: w.ids.V, amount: '0x1' }] };
+    // The wallet still works: a payment and an update through RPC succeed. (The fuzz's own valid
+    // payments may have spent the channel: then paying more must be refused as overdrawn, and a
+    // fresh virtual channel takes the payment.)
+    const v = (await engine.getVirtualChannel(w.ids.V))!;
+    const spent = v.paid >= v.amount;
+    const payInto = spent ? await engine.createVirtualChannel({ payee: v.payee, hub: v.hub, amount: 10n }) : w.ids.V;
+    if (spent) {
+      const n = posted.length;
+      await server.handle({ jsonrpc: '2.0', id: 'after-overdraw', method: 'virtual_pay', params: [{ channelId: w.ids.V, amount: '0x1' }] });
+      const res = posted.slice(n).find((m): m is RpcResponse => 'id' in m && m.id === 'after-overdraw');
+      if (!res || !('error' in res) || !/overdrawn/.test(res.error.message)) {
+        counts.crashes++;
+        failures.push({ seed, input: -1, what: `after the fuzz a payment beyond a spent channel was not refused as overdrawn: ${JSON.stringify(res)}`, text: '' });
+      }
+    }
+    const pay = { jsonrpc: '2.0', id: 'after-pay', method: 'virtual_pay', params: [{ channelId: payInto, amount: '0x1' }] };
     const bal = (await engine.getChannel(w.ids.D))!.balances;
     const update = { jsonrpc: '2.0', id: 'after-update', method: 'channel_update', params: [{ channelId: w.ids.D, balances: [`0x${(bal[0]! - 1n).toString(16)}`, `0x${(bal[1]! + 1n).toString(16)}`] }] };
     for (const call of [pay, update]) {

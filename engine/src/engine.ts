@@ -464,6 +464,8 @@ export class Engine {
     for (const r of this.chainRetries.values()) clearTimeout(r.timer);
     for (const t of this.resumeTimers) clearTimeout(t);
     this.resumeTimers.clear();
+    for (const waiting of this.challengeWaiters.values()) for (const w of waiting) w.reject(new EngineError('failed', 'the wallet stopped before the challenge was registered'));
+    this.challengeWaiters.clear();
     this.chainRetries.clear();
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
@@ -596,7 +598,6 @@ export class Engine {
     });
   }
 
-  /** Our ledger channel with `counterparty` (a running one first), from our side; undefined if none. */
   /**
    * Exits the budget with `hub` on chain without the hub (it does not answer): challenges the
    * ledger with its latest supported state and every virtual channel it guarantees (the payee
@@ -629,6 +630,8 @@ export class Engine {
       } catch (err) {
         throw new EngineError('not-allowed', err instanceof Error ? err.message : String(err));
       }
+      // The ledger takes no more proposals: the exit settles it by the state it challenges with.
+      if (this.ledgers.has(budget.ledgerId)) await this.deliverLedgerEvents(this.ledgers.retire(budget.ledgerId));
       const actor = this.spawn('VirtualExit', input);
       this.log('exit.started', { objective: id, ledger: budget.ledgerId, virtuals: virtuals.length });
       await this.step(id, actor);
@@ -657,6 +660,7 @@ export class Engine {
     for (const id of [...this.actors.keys()]) if (typeOf(id) === 'VirtualExit') await this.exits.poll(id);
   }
 
+  /** Our ledger channel with `counterparty` (a running one first), from our side; undefined if none. */
   async getBudget(counterparty: Address): Promise<Budget | undefined> {
     const running = this.ledgers.ledgersWith(counterparty, { asset: ZERO_ADDRESS })[0] ?? this.ledgers.ledgersWith(counterparty)[0];
     if (running) return this.budgetOf(running);
@@ -718,9 +722,10 @@ export class Engine {
     const channelId = await this.serial(async () => {
       const { virtualPaymentApp } = this.requireApps();
       if (typeof args.amount !== 'bigint' || args.amount <= 0n) throw new EngineError('invalid', 'the amount must be a positive bigint (wei)');
+      const exiting = (await this.getBudget(args.hub))?.ledgerId;
+      if (exiting && (this.actors.has(exitObjectiveId(exiting)) || (await this.store.getObjective(exitObjectiveId(exiting))))) throw new EngineError('not-allowed', `the budget with the hub ${args.hub} is being exited on chain`);
       const ledgerId = this.ledgers.ledgersWith(args.hub, { leader: 'them', asset: ZERO_ADDRESS })[0];
       if (!ledgerId) throw new EngineError('not-allowed', `no running ledger channel in ETH with the hub ${args.hub}`);
-      if (this.actors.has(exitObjectiveId(ledgerId)) || (await this.store.getObjective(exitObjectiveId(ledgerId)))) throw new EngineError('not-allowed', `the budget with the hub ${args.hub} is being exited on chain`);
       const budget = this.budgetOf(ledgerId);
       if (budget.send < args.amount) throw new EngineError('not-allowed', `not enough free balance in the ledger with the hub: ${budget.send} wei free, ${args.amount} wei needed`);
       const ledger = this.store.cached(ledgerId)!;
@@ -773,6 +778,8 @@ export class Engine {
   pay(channelId: Bytes32, amount: bigint): Promise<{ total: bigint }> {
     return new Promise((resolve, reject) => {
       if (this.stopped) return reject(new EngineError('not-allowed', 'the engine is stopped'));
+      // A payment the budget's exit would not know of could only make it wait forever.
+      if (this.exitUpdates.size > 0 && this.exitOf(channelId)) return reject(new EngineError('not-allowed', `the budget funding virtual channel ${channelId} is being exited on chain: no more payments`));
       this.queuedPayments.push({ channelId, amount, resolve, reject });
       if (this.paymentsScheduled) return;
       this.paymentsScheduled = true;
@@ -1111,7 +1118,13 @@ export class Engine {
         if (this.ledgers.has(channelId)) await this.deliverLedgerEvents(this.ledgers.retire(channelId));
         this.challengeWaiters.set(channelId, [...(this.challengeWaiters.get(channelId) ?? []), { resolve, reject }]);
         await this.step(id, this.spawn('Challenge', { channel, challenger: 'us' }));
-      }).catch(reject);
+      }).catch((e: unknown) => {
+        // Refused or failed before it was sent: this caller waits no more.
+        const rest = (this.challengeWaiters.get(channelId) ?? []).filter((w) => w.reject !== reject);
+        if (rest.length) this.challengeWaiters.set(channelId, rest);
+        else this.challengeWaiters.delete(channelId);
+        reject(e);
+      });
     });
   }
 
@@ -1134,6 +1147,12 @@ export class Engine {
       ids.add(c.id);
     }
     for (const [id, a] of this.actors) if (!isVirtualType(typeOf(id))) ids.add((a.getSnapshot().context as { channel: Channel }).channel.id);
+    // A budget exit's virtual channels: a challenge registered there (the payee's redemption, say)
+    // is what the exit must learn.
+    for (const [id, a] of this.actors) {
+      if (typeOf(id) !== 'VirtualExit' || a.getSnapshot().hasTag('terminal')) continue;
+      for (const v of (a.getSnapshot().context as VirtualExitContext).virtuals) ids.add(v.channelId);
+    }
     return [...ids];
   }
 
@@ -1154,12 +1173,33 @@ export class Engine {
   }
 
   /** A ChallengeRegistered or ChallengeCleared event for one of our channels. */
+  /** The active budget exit that settles this ledger or virtual channel, if any. */
+  private exitOf(channelId: Bytes32): string | undefined {
+    for (const [id, a] of this.actors) {
+      if (typeOf(id) !== 'VirtualExit' || a.getSnapshot().hasTag('terminal')) continue;
+      const ctx = a.getSnapshot().context as VirtualExitContext;
+      if (ctx.ledger.channelId === channelId || ctx.virtuals.some((v) => v.channelId === channelId)) return id;
+    }
+    return undefined;
+  }
+
   private async onDisputeEvent(event: Extract<ChainEvent, { type: 'ChallengeRegistered' | 'ChallengeCleared' }>): Promise<void> {
     const channel = await this.store.getChannel(event.channelId);
-    if (!channel || this.isVirtualChannel(channel)) return;
-    // A ledger whose budget we are exiting on chain: the exit registered this challenge and sees
-    // it through (reclaims first, then the transfer); it is not a counterparty's dispute.
-    if (this.actors.has(exitObjectiveId(channel.id)) || (await this.store.getObjective(exitObjectiveId(channel.id)))) return;
+    if (!channel) return;
+    // A ledger whose budget we are exiting on chain, or one of its virtual channels: the exit
+    // sees it through (reclaims first, then the transfer); it is not a counterparty's dispute. It
+    // learns every state registered there, which may be one it could not predict (a redemption of
+    // a smaller voucher than ours: the payee never got our last ones).
+    const exit = this.exitOf(channel.id);
+    if (exit) {
+      if (event.type === 'ChallengeRegistered') {
+        const { turnNum, isFinal, appData, outcome } = event.candidate;
+        await this.toObjective(exit, { type: 'REGISTERED', channelId: channel.id, state: { turnNum, isFinal, appData, outcome }, finalizesAt: event.finalizesAt });
+      }
+      return;
+    }
+    if (this.isVirtualChannel(channel)) return;
+    if (await this.store.getObjective(exitObjectiveId(channel.id))) return;
     const id = objectiveIds.challenge(channel.id);
     const actor = this.actors.get(id);
     const active = actor && !actor.getSnapshot().hasTag('terminal');
@@ -1635,6 +1675,11 @@ export class Engine {
       actor.stop();
       this.actors.delete(id);
       this.settle(id);
+      const retries = this.chainRetries.get(id);
+      if (retries) {
+        clearTimeout(retries.timer);
+        this.chainRetries.delete(id);
+      }
     }
   }
 
@@ -1759,7 +1804,8 @@ export class Engine {
       this.retryHoldings(id, delayMs);
       return;
     }
-    this.retriesOf(id).reads = 0;
+    const r = this.chainRetries.get(id);
+    if (r) r.reads = 0;
     if (this.actors.get(id) !== actor || actor.getSnapshot().hasTag('terminal')) return;
     assets.forEach((asset, i) => actor.send({ type: 'HOLDINGS', asset, amount: amounts[i]! }));
     await this.step(id, actor);
@@ -2207,7 +2253,7 @@ export class Engine {
       this.post(e.payee, { payloads: [], vouchers: [e.book.largest] });
     }
     for (const [id, actor] of this.actors) {
-      if (typeOf(id) === 'Challenge' || actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
+      if (typeOf(id) === 'Challenge' || typeOf(id) === 'VirtualExit' || actor.getSnapshot().hasTag('terminal') || actor.getSnapshot().value === 'awaitingApproval') continue;
       const channel = (actor.getSnapshot().context as { channel: Channel }).channel;
       if (!channel.states.some((s) => s.signatures[channel.myIndex] !== null)) continue;
       for (const to of channel.fixedPart.participants.filter((_, i) => i !== channel.myIndex)) this.sendLatest(channel, to, id);

@@ -56,6 +56,8 @@ function world() {
   const parties = new Map<Address, Party>();
   const apps = { consensusApp: lower(addresses.consensusApp), virtualPaymentApp: lower(addresses.virtualPaymentApp) };
   const hubPolicy = new Map<Address, boolean>();
+  /** Parties no message reaches any more (the hub's relay is gone). */
+  const cut = new Set<Address>();
   const makeEngine = (p: Party) => {
     const rpc = createJsonRpcProvider(anvil.url, 31337, { pollingIntervalMs: 50 });
     const chain = createEthersChainService({ provider: rpc, signer: signerFromPrivateKey(p.key, rpc), addresses: { adjudicator: addresses.adjudicator }, pollIntervalMs: 50 });
@@ -67,7 +69,9 @@ function world() {
       apps,
       resendIntervalMs: 0,
       challengePollIntervalMs: 50,
-      sendMessage: (to, text) => queueMicrotask(() => void parties.get(to)?.engine.receiveMessage(p.address, text)),
+      sendMessage: (to, text) => {
+        if (!cut.has(to)) queueMicrotask(() => void parties.get(to)?.engine.receiveMessage(p.address, text));
+      },
       onExitUpdated: (u) => p.exits.push(u),
       ...(isHub ? { onChannelProposed: (s) => void p.engine.joinChannel(s.channelId, true), approveVirtualChannel: () => true } : {}),
     });
@@ -84,6 +88,7 @@ function world() {
     payer: party(ANVIL_KEYS[1]!),
     payee: party(ANVIL_KEYS[2]!),
     hub: party(ANVIL_KEYS[3]!, true),
+    cut,
     /** A new engine over the same store, as after a reload. */
     async reload(p: Party): Promise<void> {
       p.engine.stop();
@@ -197,5 +202,49 @@ describe('budget exit without the hub (challenge ledger and V, reclaim, transfer
 
     for (const p of [payer, payee]) p.engine.stop();
   }, 180_000);
-});
 
+  it('the payee never got the last vouchers: it registers a smaller one, and the payer’s exit learns it and completes by it', async () => {
+    const w = world();
+    const { payer, payee, hub } = w;
+    for (const p of [payer, hub, payee]) await p.engine.start();
+    const [left, right] = await Promise.all(
+      [payer, payee].map((u) => u.engine.createLedgerChannel({ hub: hub.address, asset: ETH, myAmount: DEPOSIT, hubAmount: DEPOSIT, challengeDuration: DURATION })),
+    );
+    await until(
+      async () => (await payer.engine.getBudget(hub.address))?.status === 'running' && (await payee.engine.getBudget(hub.address))?.status === 'running' && (await hub.engine.getBudget(payee.address))?.status === 'running',
+      'both ledgers running',
+    );
+    const vId = await payer.engine.createVirtualChannel({ payee: payee.address, hub: hub.address, amount: 4n * 10n ** 15n });
+    const received = (await payer.engine.pay(vId, 1_234_567n)).total;
+    await until(() => payee.store.vouchers.get(vId)?.amount === received, 'the payee holds the voucher');
+
+    // The hub and its relay are gone: the payer's next voucher never reaches the payee.
+    hub.engine.stop();
+    await hub.engine.idle();
+    w.cut.add(payee.address);
+    const signed = (await payer.engine.pay(vId, 7_654_321n)).total;
+    expect(signed).toBeGreaterThan(received);
+
+    const start = (await provider.getBlockNumber()) + 1;
+    const before = { payer: await provider.getBalance(payer.address), payee: await provider.getBalance(payee.address) };
+    const payeeExit = await payee.engine.exitBudget(hub.address);
+    await until(() => reached(payee, 'waiting'), 'the payee’s challenges registered');
+    const payerExit = await payer.engine.exitBudget(hub.address);
+    // No payment the exit would not know of.
+    await expect(payer.engine.pay(vId, 1n)).rejects.toThrow(/being exited on chain/);
+    await until(() => reached(payer, 'waiting'), 'the payer’s exit learned the payee’s redemption');
+
+    await timeTravel(DURATION + 1);
+    expect(await payee.engine.objectiveSettled(payeeExit)).toBe('done');
+    expect(await payer.engine.objectiveSettled(payerExit)).toBe('done');
+    expect(await holdings(left!)).toBe(0n);
+    expect(await holdings(right!)).toBe(0n);
+
+    // V paid out by the voucher the payee holds; the payer keeps what never reached it.
+    const payeeSent = await sentSince(payee.address, start);
+    const payerSent = await sentSince(payer.address, start);
+    expect((await provider.getBalance(payee.address)) - before.payee + payeeSent.gas).toBe(DEPOSIT + received);
+    expect((await provider.getBalance(payer.address)) - before.payer + payerSent.gas).toBe(DEPOSIT - received);
+    for (const p of [payer, payee]) p.engine.stop();
+  }, 180_000);
+});

@@ -81,6 +81,12 @@ export class ExitRunner {
     try {
       for (const t of [ctx.ledger, ...ctx.virtuals]) {
         const s = await this.chain.statusOf(t.channelId);
+        // A challenge registered that the exit cannot place (a redemption of a voucher smaller than
+        // ours, registered before we watched): learn its state from the channel's logs.
+        if (s.finalizesAt > 0 && !t.registered && this.chain.registeredChallenge) {
+          const r = await this.chain.registeredChallenge(t.channelId);
+          if (r) await this.deliver(objectiveId, { type: 'REGISTERED', channelId: t.channelId, state: r.candidate, finalizesAt: r.finalizesAt });
+        }
         await this.deliver(objectiveId, { type: 'STATUS', channelId: t.channelId, turnNumRecord: s.turnNumRecord, finalizesAt: s.finalizesAt, fingerprint: s.fingerprint, now: s.blockTimestamp });
       }
       const after = this.context(objectiveId);

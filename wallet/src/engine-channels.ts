@@ -83,6 +83,7 @@ function fundedChainService(own: ChainService, funding: FundingSource, forExtens
       return service.reclaim(args);
     },
     statusOf: (channelId) => own.statusOf(channelId),
+    registeredChallenge: (channelId) => (own.registeredChallenge ? own.registeredChallenge(channelId) : Promise.resolve(undefined)),
     watch: (channelIds, listener, opts) => own.watch(channelIds, listener, opts),
     fundingAccount: () => payer().fundingAccount(),
     tokenBalance: (token, owner) => own.tokenBalance(token, owner),

@@ -37,7 +37,7 @@ import {
 } from '../../../core/src/index.ts';
 import { ADJUDICATOR_ABI, ERC20_ABI } from './abi.ts';
 import { ChainError, type ErrorContext, revertReason, toChainError } from './errors.ts';
-import { EventPoller } from './event-poller.ts';
+import { EventPoller, decodeAdjudicatorLog } from './event-poller.ts';
 import type { ChainEvent, ChainService, OnChainStatus, ReclaimArgs, TxReceiptInfo, WatchOptions } from './types.ts';
 
 export interface EthersChainServiceOptions {
@@ -434,9 +434,23 @@ export function createEthersChainService(opts: EthersChainServiceOptions): Chain
       return adjudicatorCall(data, action, 'the reclaim');
     },
 
+    async registeredChallenge(id) {
+      try {
+        const topic = adjudicatorIface.getEvent('ChallengeRegistered')!.topicHash;
+        const logs = await provider.getLogs({ address: adjudicator, topics: [topic, lower<Bytes32>(id)], fromBlock: 0, toBlock: await readTag() });
+        const last = logs.at(-1);
+        const event = last && decodeAdjudicatorLog(last);
+        return event?.type === 'ChallengeRegistered' ? event : undefined;
+      } catch (e) {
+        throw toChainError(e, ctx('Reading the channel’s registered challenge'));
+      }
+    },
+
     async statusOf(id): Promise<OnChainStatus> {
       try {
-        const blockTag = await readTag();
+        // One block for both reads: the status and the time it is judged against.
+        const tag = await readTag();
+        const blockTag = tag === 'latest' ? await provider.getBlockNumber() : tag;
         const [ret, block] = await Promise.all([
           provider.call({ to: adjudicator, data: adjudicatorIface.encodeFunctionData('statusOf', [lower<Bytes32>(id)]), blockTag }),
           provider.getBlock(blockTag),

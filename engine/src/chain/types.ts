@@ -145,6 +145,11 @@ export interface ChainService {
   /** The channel's on-chain status (`statusOf`, unpacked), read like the holdings, with the block's time. */
   statusOf(channelId: Bytes32): Promise<OnChainStatus>;
   /**
+   * The latest `ChallengeRegistered` of a channel (from its logs), or undefined if it was never
+   * challenged: what was registered, for a party that did not see the event as it happened.
+   */
+  registeredChallenge?(channelId: Bytes32): Promise<ChallengeRegisteredEvent | undefined>;
+  /**
    * Subscribes to adjudicator events concerning these channels (Deposited, AllocationUpdated,
    * Concluded, ChallengeRegistered, ChallengeCleared), delivered once each (per watcher), in
    * chain order, once `confirmations` deep. `channelIds` is asked again on every poll, so the set

@@ -118,6 +118,8 @@ interface Tab {
   warnings: { event: string; fields: unknown }[];
   /** Calls of the local engine that never answer (the tab dies first). */
   hang: Set<string>;
+  /** Calls the local engine runs, and then the tab dies at once, before anything else it posts is heard. */
+  dieAfter: Set<string>;
   engineCalls: string[];
   kill: () => void;
 }
@@ -144,6 +146,11 @@ function openTab(world: World, name: string): Tab {
     ensure();
     tab.engineCalls.push(method);
     if (tab.hang.has(method)) await new Promise(() => undefined);
+    if (tab.dieAfter.has(method)) {
+      f();
+      tab.kill();
+      return new Promise<T>(() => undefined);
+    }
     return f();
   };
   const mustGet = (id: Bytes32) => {
@@ -230,6 +237,7 @@ function openTab(world: World, name: string): Tab {
     leaderContexts: [],
     warnings: [],
     hang: new Set<string>(),
+    dieAfter: new Set<string>(),
     engineCalls: [],
     kill: () => {
       // The document is gone: its engine stops with it, then the browser lets the lock go.
@@ -450,6 +458,22 @@ describe('takeover', () => {
     expect(two.engineCalls).toEqual(['list']);
     // The update did not run twice: the store is as the create left it.
     expect(w.store.get(channelId)?.turnNum).toBe(3);
+  });
+
+  it('a call the gone leader may have run is never run again by the next one, even if its "accepted" was never heard', async () => {
+    const w = world();
+    const one = openTab(w, 'one');
+    const two = openTab(w, 'two');
+    await allFollow(w, 'one');
+    const { channelId } = await two.coordinator.engine.channels.create(createArgs);
+    // The leader runs the update and its tab dies in the same moment.
+    one.dieAfter.add('update');
+    const update = two.coordinator.engine.channels.update(channelId, [1n, 149n]);
+    await expect(update).rejects.toSatisfy((e) => e instanceof RpcError && e.code === ErrorCode.invalidChannelState);
+    expect(two.coordinator.isLeader).toBe(true);
+    expect(two.engineCalls).toEqual([]);
+    // It ran once, in the tab that died: the store shows one update, not two.
+    expect(w.store.get(channelId)?.turnNum).toBe(4);
   });
 
   it('calls made while no instance answers wait, and run at the first leader', async () => {

@@ -160,9 +160,12 @@ export class WalletCoordinator {
     this.leaderId = this.instanceId;
     this.opts.log.info('wallet.leader', { instance: this.instanceId });
     this.announce();
-    // Calls that were waiting on a leader that has gone now run here (or fail, see takeOver).
+    // Calls that were waiting on a leader that has gone now run here — except one that cannot be
+    // repeated and was already sent: the old leader's "accepted" (or even its result) may still be
+    // on its way (the lock and the channel are not ordered), so it may have run; it fails as of
+    // unknown outcome rather than risk running twice.
     for (const [id, p] of [...this.pending]) {
-      if (p.sentTo !== undefined && p.accepted && !p.spec.idempotent) {
+      if (p.sentTo !== undefined && !p.spec.idempotent) {
         this.pending.delete(id);
         p.reject(unknownOutcome());
         continue;
@@ -238,7 +241,8 @@ export class WalletCoordinator {
     this.opts.log.info(previous === undefined ? 'wallet.follower' : 'wallet.leader-changed', { instance: this.instanceId, leader });
     for (const [id, p] of [...this.pending]) {
       if (p.sentTo === leader) continue;
-      if (p.sentTo !== undefined && p.accepted && !p.spec.idempotent) {
+      // Sent to an instance that no longer leads: it may have run it (see lead()).
+      if (p.sentTo !== undefined && !p.spec.idempotent) {
         this.pending.delete(id);
         p.reject(unknownOutcome());
         continue;

@@ -205,3 +205,27 @@ test('two tabs of one site: one engine, the second tab forwards its calls and ke
   // Exactly one engine ran at any time: one start per tab, the second after the first tab was gone.
   expect(count(two, 'wallet.engine-started')).toBe(1);
 });
+
+test('the follower tab\'s page carries the messages (sdk relay transport): a channel it opens and updates completes', async ({ browser }) => {
+  const bob = await bobUser(browser);
+  const context = await browser.newContext();
+  const one = await openTab(await context.newPage(), 'A');
+  const accounts = one.page.evaluate(() => window.dapp.client!.requestAccounts());
+  await answerDialog(one.page, 'connect-approve');
+  await accounts;
+  // Only the follower's page carries the messages: the leader's page is just open.
+  await expect.poll(() => count(one, 'wallet.leader')).toBe(1);
+  const two = await openTab(await context.newPage(), 'A');
+  await two.page.evaluate(() => window.dapp.client!.requestAccounts());
+  await two.page.evaluate(() => window.dapp.connectRelay('page'));
+  await expect.poll(() => count(two, 'wallet.follower')).toBe(1);
+
+  // The follower's dapp asks; the leader's engine signs; the messages go out through the pages.
+  const c = await openChannel(two, one, bob, [10n ** 15n, 10n ** 15n]);
+  await expect.poll(async () => (await status(two, c)).status, { timeout: 60_000 }).toBe('running');
+  await expect.poll(async () => (await status(bob, c)).status, { timeout: 60_000 }).toBe('running');
+  const updated = await update(two, c, [10n ** 15n - 9n, 10n ** 15n + 9n]);
+  expect(updated.balances).toEqual([hex(10n ** 15n - 9n), hex(10n ** 15n + 9n)]);
+  await expect.poll(async () => (await status(bob, c)).turnNum).toBe(updated.turnNum);
+  expect(count(two, 'wallet.engine-started')).toBe(0);
+});

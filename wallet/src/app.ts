@@ -48,7 +48,9 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
   const dialogs = new Dialogs({ root, setVisible: (visible) => server.notify('wallet_uiRequest', { visible }) });
   const peers = new PeerMessaging({
     key,
-    toPage: (to, message) => server.notify('channel_outboundMessage', { to, message }),
+    // Carried by the page (sdk connectRelay) until the wallet uses a relay itself: every connected
+    // tab's page gets it, since any of them may be the one carrying messages.
+    toPage: (to, message) => engineNotify('channel_outboundMessage', { to, message }),
     receive: async (from, message) => (await channels()).engine.receiveMessage(from, message),
     log,
   });
@@ -115,9 +117,15 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
   const engine = coordinator.engine;
   /** A notification of this instance's engine: to its own dapp, and to the other instances' (it leads). */
   function engineNotify<N extends ForwardedNotification>(method: N, params: NotificationParams<N>): void {
-    server.notify(method, params);
+    // The engine's news reaches this tab's page only if its origin is connected (as in the
+    // other tabs, see deliver), in order.
+    ownDelivered = ownDelivered.then(() => permissions.isGranted(peerOrigin)).then(
+      (granted) => void (granted && server.notify(method, params)),
+      () => undefined,
+    );
     coordinator.publish({ method, params } as EngineNotification);
   }
+  let ownDelivered: Promise<void> = Promise.resolve();
   // Challenges on chain: the dialog, the handlers' calls into the engine, the notices (wallet/src/disputes.ts).
   const disputes = walletDisputes({ engine: async () => (await channels()).engine, dialogs, notify: (params) => engineNotify('challenge_updated', params) });
   const handlers = createHandlers({

@@ -207,7 +207,7 @@ export function errorFromWire(w: WireError): Error {
 // ---- Messages ------------------------------------------------------------------------------
 
 /** Notifications of the leader's engine that every instance hands to its own dapp. */
-export const FORWARDED_NOTIFICATIONS = ['channel_updated', 'channel_proposed', 'objective_progress', 'budget_updated', 'virtual_updated', 'payment_received', 'challenge_updated', 'budget_exit_updated'] as const satisfies readonly NotificationName[];
+export const FORWARDED_NOTIFICATIONS = ['channel_updated', 'channel_proposed', 'objective_progress', 'budget_updated', 'virtual_updated', 'payment_received', 'challenge_updated', 'budget_exit_updated', 'channel_outboundMessage'] as const satisfies readonly NotificationName[];
 export type ForwardedNotification = (typeof FORWARDED_NOTIFICATIONS)[number];
 export type EngineNotification = { [N in ForwardedNotification]: { method: N; params: NotificationParams<N> } }[ForwardedNotification];
 

@@ -25,7 +25,7 @@ import { type LedgerPayload, type Payload, type ProtocolMessage, objectiveIds, p
 import { checkCloseProposal, directDefundMachine } from '../../core/src/objectives/direct-defund.ts';
 import { directFundMachine } from '../../core/src/objectives/direct-fund.ts';
 import type { ChainFailure, ChallengeUpdate, Effect, ProgressStage } from '../../core/src/objectives/effects.ts';
-import { type VirtualExitContext, type VirtualExitInput, type ExitUpdate, exitObjectiveId, requireExitable, virtualExitMachine } from '../../core/src/objectives/virtual-exit.ts';
+import { type VirtualExitContext, type VirtualExitInput, type ExitUpdate, exitObjectiveId, guaranteeTargets, requireExitable, virtualExitMachine } from '../../core/src/objectives/virtual-exit.ts';
 import { ExitRunner } from './virtual-exit.ts';
 import { type ChallengeContext, type ChallengeEvent, type DisputeTransaction, challengeMachine, challengeStageOf, challengeUpdateOf } from '../../core/src/objectives/challenge.ts';
 import { type VirtualFundContext, checkVirtualFundState, virtualFundMachine } from '../../core/src/objectives/virtual-fund.ts';
@@ -333,6 +333,20 @@ export class Engine {
    */
   readonly stats = { tasks: 0, busyMs: 0 };
 
+  private checkingChallenges = false;
+  private pollingExits = false;
+
+  /**
+   * Work started from a timer or a callback, which nothing awaits: its failure is logged, never
+   * left as an unhandled rejection (which would end a Node process — the hub).
+   */
+  private background(p: Promise<unknown>, what: string): void {
+    p.catch((e: unknown) => {
+      if (this.stopped) return;
+      this.log('engine.background-failed', { what, reason: (e instanceof Error ? e.message : String(e)).slice(0, 200) });
+    });
+  }
+
   /** Runs `f` after everything queued before it; events never interleave. */
   private serial<T>(f: () => Promise<T>): Promise<T> {
     const timed = async () => {
@@ -422,7 +436,7 @@ export class Engine {
     });
     this.stopWatching = this.deps.chain.watch(
       () => this.watchedChannels(),
-      (event) => void this.serial(() => this.onChainEvent(event)),
+      (event) => this.background(this.serial(() => this.onChainEvent(event)), 'chain event'),
       { onError: (error) => this.onWatchError(error) },
     );
     // Perform what a crash may have left unperformed, and refresh what the chain says.
@@ -447,11 +461,19 @@ export class Engine {
       if (e) this.decideVirtual(id, e);
     }
     const interval = this.deps.resendIntervalMs ?? 2000;
-    if (interval > 0) this.resendTimer = setInterval(() => void this.serial(() => this.resendPending()), interval);
+    if (interval > 0) this.resendTimer = setInterval(() => this.background(this.serial(() => this.resendPending()), 'resend'), interval);
     const challengeInterval = this.deps.challengePollIntervalMs ?? 2000;
-    if (challengeInterval > 0) this.challengeTimer = setInterval(() => void this.serial(() => this.checkChallenges()), challengeInterval);
+    if (challengeInterval > 0) this.challengeTimer = setInterval(() => {
+      if (this.checkingChallenges) return; // the last check is still reading the chain
+      this.checkingChallenges = true;
+      this.background(this.serial(() => this.checkChallenges()).finally(() => (this.checkingChallenges = false)), 'challenge check');
+    }, challengeInterval);
     // Budget exits: their channels' statuses are read outside the queue; what they show comes back as events.
-    if (challengeInterval > 0) this.exitTimer = setInterval(() => void this.pollExits(), challengeInterval);
+    if (challengeInterval > 0) this.exitTimer = setInterval(() => {
+      if (this.pollingExits) return;
+      this.pollingExits = true;
+      this.background(this.pollExits().finally(() => (this.pollingExits = false)), 'exit poll');
+    }, challengeInterval);
   }
 
   /** Stops the engine: timers, chain watching, objectives. Messages arriving afterwards are ignored; payments refused. */
@@ -613,15 +635,18 @@ export class Engine {
       const id = exitObjectiveId(budget.ledgerId);
       if (this.actors.has(id)) return id;
       const done = await this.store.getObjective(id);
-      if (done) throw new EngineError('not-allowed', `the budget with ${hub} has already been exited on chain (${done.status})`);
+      // A failed exit may be tried again (it checks the chain before every transaction).
+      if (done && done.status !== 'failed') throw new EngineError('not-allowed', `the budget with ${hub} has already been exited on chain (${done.status})`);
       const ledger = await this.store.getChannel(budget.ledgerId);
-      if (!ledger || !latestSupported(ledger)) throw new EngineError('not-allowed', `the budget with ${hub} has no supported ledger state`);
+      const supported = ledger && latestSupported(ledger);
+      if (!ledger || !supported) throw new EngineError('not-allowed', `the budget with ${hub} has no supported ledger state`);
+      // Every virtual channel the ledger's supported state guarantees, read from the store (one
+      // that finished long ago may no longer be in memory).
       const virtuals: VirtualExitInput['virtuals'] = [];
-      for (const e of this.virtuals.values()) {
-        if (e.ledgers.left !== budget.ledgerId && e.ledgers.right !== budget.ledgerId) continue;
-        const channel = await this.store.getChannel(e.channelId);
+      for (const vId of guaranteeTargets(supported.state.outcome)) {
+        const channel = await this.store.getChannel(vId);
         if (!channel) continue;
-        const voucher = await this.store.getVoucher(e.channelId);
+        const voucher = await this.store.getVoucher(vId);
         virtuals.push(voucher ? { channel, voucher } : { channel });
       }
       const input: VirtualExitInput = { ledger, virtuals };
@@ -783,7 +808,7 @@ export class Engine {
       this.queuedPayments.push({ channelId, amount, resolve, reject });
       if (this.paymentsScheduled) return;
       this.paymentsScheduled = true;
-      nextTask(() => void this.serial(() => this.sendQueuedPayments()));
+      nextTask(() => this.background(this.serial(() => this.sendQueuedPayments()), 'payments'));
     });
   }
 
@@ -1291,7 +1316,7 @@ export class Engine {
     if (ctx.pending && !this.disputeTxs.has(id)) {
       const tx = ctx.pending;
       this.disputeTxs.add(id);
-      void this.disputeTransaction(id, tx);
+      this.background(this.disputeTransaction(id, tx), 'dispute transaction');
     } else {
       await this.checkChallenge(id, actor);
     }
@@ -1354,7 +1379,7 @@ export class Engine {
       this.inbox.push({ from, text, resolve, reject });
       if (this.inboxScheduled) return;
       this.inboxScheduled = true;
-      nextTask(() => void this.serial(() => this.drainInbox()));
+      nextTask(() => this.background(this.serial(() => this.drainInbox()), 'inbox'));
     });
   }
 
@@ -1606,7 +1631,7 @@ export class Engine {
       }
     }
     // Chain calls run outside the event queue (they take blocks); their results come back as events.
-    for (const f of followUps) this.afterCommit(() => void f());
+    for (const f of followUps) this.afterCommit(() => this.background(f(), 'chain work'));
     if (ledgerRequests.length > 0) {
       // The ledger manager commits each ledger before it sends; its answers are this objective's next events.
       await this.deliverLedgerEvents(await this.ledgers.request(id, ledgerRequests));
@@ -1713,7 +1738,7 @@ export class Engine {
         await this.toObjective(id, { type: 'CONCLUDED' });
       } else if (ctx.role === 'proposer') {
         const final = ctx.channel.states.find((s) => s.state.turnNum === ctx.turnNum);
-        if (final) void this.conclude(id, final);
+        if (final) this.background(this.conclude(id, final), 'conclude');
       }
     }
   }
@@ -1858,14 +1883,17 @@ export class Engine {
     r.due = due;
     r.timer = setTimeout(() => {
       r.timer = undefined;
-      void this.serial(async () => {
-        const actor = this.actors.get(id);
-        if (!actor || this.stopped) {
-          this.chainRetries.delete(id);
-          return;
-        }
-        await this.refreshHoldings(id, actor);
-      });
+      this.background(
+        this.serial(async () => {
+          const actor = this.actors.get(id);
+          if (!actor || this.stopped) {
+            this.chainRetries.delete(id);
+            return;
+          }
+          await this.refreshHoldings(id, actor);
+        }),
+        'holdings retry',
+      );
     }, delayMs);
   }
 
@@ -1886,10 +1914,13 @@ export class Engine {
       if (channelId) this.reportRetry(id, channelId, err.message, chainFailureOf(err, typeOf(id) === 'DirectDefunding' ? 'conclude' : 'deposit'), delayMs);
       const timer = setTimeout(() => {
         this.resumeTimers.delete(timer);
-        void this.serial(async () => {
-          if (this.stopped || this.actors.get(id) !== actor || actor.getSnapshot().hasTag('terminal')) return;
-          await this.resumeOrRetry(id, actor, failures + 1);
-        });
+        this.background(
+          this.serial(async () => {
+            if (this.stopped || this.actors.get(id) !== actor || actor.getSnapshot().hasTag('terminal')) return;
+            await this.resumeOrRetry(id, actor, failures + 1);
+          }),
+          'resume retry',
+        );
       }, delayMs);
       this.resumeTimers.add(timer);
     }
@@ -2275,7 +2306,7 @@ export class Engine {
   private scheduleProposals(): void {
     if (this.proposalsScheduled) return;
     this.proposalsScheduled = true;
-    nextTask(() => void this.serial(() => this.proposeQueued()));
+    nextTask(() => this.background(this.serial(() => this.proposeQueued()), 'updates'));
   }
 
   /** Signs every queued update (up to the in-flight limit per channel), commits once per channel, sends once. */

@@ -81,5 +81,7 @@ test('the hub is gone: payee and payer exit their budgets on chain; the payee ge
     expect(hex(paid)).toBe((await getVirtual(bob, channelId)).paid);
   } finally {
     await startHubProcess(hub);
+    // Their wallets would go on polling the chain through the specs after this one.
+    await Promise.all([alice, bob].map((u) => u.page.context().close()));
   }
 });

@@ -75,4 +75,5 @@ test('the counterparty vanishes: the user challenges, sees the countdown, and is
   const gas = await gasPaidSince(alice.address, before.block + 1);
   expect((await ethBalance(alice.address)) - before.alice + gas).toBe(latest[0]);
   expect((await ethBalance(bob.address)) - before.bob).toBe(latest[1]);
+  await alice.page.context().close();
 });

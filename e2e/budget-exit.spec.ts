@@ -7,6 +7,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { E18, type User, approveBudget, createVirtual, getVirtual, hex, pay, provider, user } from './budgets.ts';
+import { gasPaidAfter } from './chain.ts';
 import { hubState, startHubProcess } from './hub-process.ts';
 import { answerDialog, wallet } from './support.ts';
 
@@ -23,19 +24,6 @@ async function exitBudget(u: User): Promise<ExitNotice> {
   return exit;
 }
 
-/** What `address` paid in gas for the transactions it sent in blocks after `fromBlock`. */
-async function gasPaidAfter(address: string, fromBlock: number): Promise<bigint> {
-  const p = provider();
-  let paid = 0n;
-  for (let n = fromBlock + 1; n <= (await p.getBlockNumber()); n++) {
-    for (const tx of (await p.getBlock(n, true))!.prefetchedTransactions) {
-      if (tx.from.toLowerCase() !== address.toLowerCase()) continue;
-      const r = await p.getTransactionReceipt(tx.hash);
-      paid += r!.gasUsed * r!.gasPrice;
-    }
-  }
-  return paid;
-}
 
 test('the hub is gone: payee and payer exit their budgets on chain; the payee gets what the vouchers prove, the payer the rest', async ({ browser }) => {
   const alice = await user(browser, 'A');

@@ -3,17 +3,13 @@
  * the hub's relay, budgets approved with the hub (ledger channels funded on chain), virtual
  * channels opened and paid. Shared by the specs that need them.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Browser, type Page, expect } from '@playwright/test';
-import { JsonRpcProvider } from 'ethers';
+import { config } from './chain.ts';
 import { hubState } from './hub-process.ts';
-import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
+import { E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL } from './paths.ts';
 import { answerDialog, wallet } from './support.ts';
 
-export type Config = { rpcUrl: string; relayUrl: string };
-export const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
-export const provider = () => new JsonRpcProvider(config().rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+export { config, provider } from './chain.ts';
 export const E18 = 10n ** 18n;
 export const hex = (n: bigint) => `0x${n.toString(16)}` as `0x${string}`;
 

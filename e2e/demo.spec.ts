@@ -6,7 +6,7 @@
  * the payments, the channels, the budgets and the on-chain withdrawals are checked to the wei.
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
-import { config, provider } from './budgets.ts';
+import { config, gasPaidAfter, provider } from './chain.ts';
 import { E2E_DEMO_A_URL, E2E_DEMO_B_URL, E2E_WALLET_URL } from './paths.ts';
 import { answerDialog, wallet } from './support.ts';
 
@@ -113,7 +113,7 @@ test('a leecher downloads a 10 MiB file from two seeders, paying per piece: byte
     await answerDialog(u.page, 'budget-close-approve');
     await expect(u.page.getByTestId('budget-status')).toHaveText('closed', { timeout: 60_000 });
     const after = await p.getBalance(u.address);
-    expect(after - before + (await gasSpentSince(u.address, since))).toBe(u.expected);
+    expect(after - before + (await gasPaidAfter(u.address, since))).toBe(u.expected);
   }
 });
 
@@ -134,18 +134,3 @@ test('bad input gets clear errors on both pages: a seeder id that is not one, a 
   await expect(seeder.getByTestId('log')).toContainText('connect the wallet first');
 });
 
-/** Gas paid by `address` in blocks after `block`. */
-async function gasSpentSince(address: string, block: number): Promise<bigint> {
-  const p = provider();
-  const latest = await p.getBlockNumber();
-  let spent = 0n;
-  for (let b = block + 1; b <= latest; b++) {
-    const blk = await p.getBlock(b, true);
-    for (const tx of blk!.prefetchedTransactions) {
-      if (tx.from.toLowerCase() !== address) continue;
-      const r = await p.getTransactionReceipt(tx.hash);
-      spent += r!.gasUsed * r!.gasPrice;
-    }
-  }
-  return spent;
-}

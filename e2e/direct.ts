@@ -3,15 +3,12 @@
  * the wallet connected and on the hub's relay; opening and funding a channel between two users.
  * Shared by the specs that need a funded direct channel.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Browser, type Page, expect } from '@playwright/test';
-import { JsonRpcProvider } from 'ethers';
-import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
+import { config } from './chain.ts';
+import { E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL } from './paths.ts';
 import { answerDialog, wallet } from './support.ts';
 
-export type Config = { rpcUrl: string; adjudicator: string; token: string; relayUrl: string };
-export const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
+export { config, ethBalance } from './chain.ts';
 export const ETH = '0x0000000000000000000000000000000000000000';
 
 export interface User {
@@ -70,7 +67,4 @@ export async function open(a: User, b: User, asset: string, amounts: [bigint, bi
   return channelId;
 }
 
-export async function ethBalance(address: string) {
-  return new JsonRpcProvider(config().rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 }).getBalance(address);
-}
 

@@ -5,28 +5,12 @@
  * approval. A real anvil; its clock is moved forward instead of waiting out the period.
  */
 import { expect, test } from '@playwright/test';
-import { JsonRpcProvider } from 'ethers';
-import { ETH, config, ethBalance, open, user } from './direct.ts';
+import { gasPaidAfter, provider } from './chain.ts';
+import { ETH, ethBalance, open, user } from './direct.ts';
 import { answerDialog, wallet } from './support.ts';
 
 test.describe.configure({ timeout: 120_000 });
 
-const provider = () => new JsonRpcProvider(config().rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
-
-/** What `address` paid in gas for every transaction it sent from `fromBlock` on. */
-async function gasPaidSince(address: string, fromBlock: number): Promise<bigint> {
-  const p = provider();
-  let paid = 0n;
-  for (let n = fromBlock; n <= (await p.getBlockNumber()); n++) {
-    const block = await p.getBlock(n, true);
-    for (const tx of block!.prefetchedTransactions) {
-      if (tx.from.toLowerCase() !== address.toLowerCase()) continue;
-      const r = await p.getTransactionReceipt(tx.hash);
-      paid += r!.gasUsed * r!.gasPrice;
-    }
-  }
-  return paid;
-}
 
 async function nonce(address: string): Promise<number> {
   return provider().getTransactionCount(address);
@@ -72,7 +56,7 @@ test('the counterparty vanishes: the user challenges, sees the countdown, and is
 
   // Exactly two transactions from Alice (the challenge and the transfer), and both paid exactly.
   expect(await nonce(alice.address)).toBe(before.nonce + 2);
-  const gas = await gasPaidSince(alice.address, before.block + 1);
+  const gas = await gasPaidAfter(alice.address, before.block);
   expect((await ethBalance(alice.address)) - before.alice + gas).toBe(latest[0]);
   expect((await ethBalance(bob.address)) - before.bob).toBe(latest[1]);
   await alice.page.context().close();

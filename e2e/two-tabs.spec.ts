@@ -5,15 +5,12 @@
  * the second takes over and carries on with the channels — against a real anvil, with the
  * counterparty in its own context on another site and both wallets on the hub's relay.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Browser, type Page, expect, test } from '@playwright/test';
-import { Contract, JsonRpcProvider, id as topicOf } from 'ethers';
-import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
+import { Contract, id as topicOf } from 'ethers';
+import { config, provider as chainProvider } from './chain.ts';
+import { E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL } from './paths.ts';
 import { answerDialog, wallet, walletFrame } from './support.ts';
 
-type Config = { rpcUrl: string; adjudicator: string; relayUrl: string };
-const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
 const ETH = '0x0000000000000000000000000000000000000000';
 const hex = (n: bigint) => `0x${n.toString(16)}` as `0x${string}`;
 
@@ -118,7 +115,7 @@ async function expectOneStatePerTurn(alice: Tab, bob: Tab, channelId: string, al
 
 async function chainFacts(channelId: string) {
   const c = config();
-  const provider = new JsonRpcProvider(c.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  const provider = chainProvider();
   const logs = await provider.getLogs({ address: c.adjudicator, fromBlock: 0, toBlock: 'latest', topics: [null, channelId] });
   const holdings = (await new Contract(c.adjudicator, ['function holdings(address,bytes32) view returns (uint256)'], provider).getFunction('holdings')(ETH, channelId)) as bigint;
   return {

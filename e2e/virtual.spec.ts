@@ -7,6 +7,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { E18, type User, approveBudget, createVirtual, getBudget, getVirtual, hex, open, pay, provider, user } from './budgets.ts';
+import { gasPaidAfter } from './chain.ts';
 import { hubState, restartHub } from './hub-process.ts';
 import { answerDialog } from './support.ts';
 
@@ -64,26 +65,11 @@ test('budgets, then a virtual channel with 1,000 payments and a close with no on
     await closing;
     await expect.poll(async () => (await getBudget(u)).status, { timeout: 30_000 }).toBe('closed');
     const after = await p.getBalance(u.address);
-    const gas = await gasSpentSince(u.address, blockBefore);
+    const gas = await gasPaidAfter(u.address, blockBefore);
     expect(after - before + gas).toBe(expected);
   }
 });
 
-/** Gas paid by `address` in blocks after `block`. */
-async function gasSpentSince(address: string, block: number): Promise<bigint> {
-  const p = provider();
-  const latest = await p.getBlockNumber();
-  let spent = 0n;
-  for (let b = block + 1; b <= latest; b++) {
-    const blk = await p.getBlock(b, true);
-    for (const tx of blk!.prefetchedTransactions) {
-      if (tx.from.toLowerCase() !== address) continue;
-      const r = await p.getTransactionReceipt(tx.hash);
-      spent += r!.gasUsed * r!.gasPrice;
-    }
-  }
-  return spent;
-}
 
 test('five virtual channels opened at once over the same ledgers all complete', async ({ browser }) => {
   const alice = await user(browser, 'A');

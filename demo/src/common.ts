@@ -172,6 +172,19 @@ export class WalletPanel {
   }
 }
 
+/** `render` once on the next animation frame, however many times this is called before it. */
+export function onNextFrame(render: () => void): () => void {
+  let scheduled = false;
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      render();
+    });
+  };
+}
+
 export const hex = (n: bigint) => `0x${n.toString(16)}` as Hex;
 
 /** sha256 of bytes with WebCrypto (independent of the exchange's own hashing), 0x-hex. */

@@ -1,8 +1,11 @@
 /** The leecher page: name seeders, download, watch the pieces and the payments go. */
 import type { Hex } from './exchange.ts';
-import { $, WalletPanel, formatBytes, formatEth, log, relayUrl, short, webSha256 } from './common.ts';
+import { $, WalletPanel, formatBytes, formatEth, log, relayUrl, short, webSha256, onNextFrame } from './common.ts';
 import { Download, type DownloadResult } from './download.ts';
 import { openDataLink } from './link.ts';
+
+/** Re-renders once per frame however many changes arrive. */
+const schedule = onNextFrame(() => render());
 
 declare global {
   interface Window {
@@ -19,7 +22,6 @@ declare global {
 const panel = new WalletPanel('send', () => render());
 window.leechDemo = { panel, download: null, result: null, error: null };
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-let scheduled = false;
 
 const fromQuery = new URLSearchParams(location.search).get('seeders');
 if (fromQuery) $<HTMLTextAreaElement>('seeders').value = fromQuery.split(',').join('\n');
@@ -72,15 +74,6 @@ async function download(): Promise<void> {
   $('result').append(Object.assign(document.createElement('span'), { className: 'ok', textContent: '✓ ' }), `${r.manifest.name}: ${formatBytes(r.file.length)}, sha256 ${sha256} matches the seeders' manifest; channels closed.`);
   log(`done in ${(r.ms / 1000).toFixed(2)} s; paid ${formatEth(d.totalPaid)}, channels closed`);
   render();
-}
-
-function schedule(): void {
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(() => {
-    scheduled = false;
-    render();
-  });
 }
 
 function render(): void {

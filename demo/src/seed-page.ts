@@ -1,8 +1,11 @@
 /** The seeder page: pick or generate a file, set a price and a buffer, seed. */
 import { type Hex, type Manifest, makeManifest, sampleFile } from './exchange.ts';
-import { $, WalletPanel, formatBytes, formatEth, log, pageUrl, relayUrl, short, sites, webSha256 } from './common.ts';
+import { $, WalletPanel, formatBytes, formatEth, log, pageUrl, relayUrl, short, sites, webSha256, onNextFrame } from './common.ts';
 import { openDataLink } from './link.ts';
 import { Seeder } from './seeder.ts';
+
+/** Re-renders once per frame however many changes arrive. */
+const schedule = onNextFrame(() => render());
 
 export const SAMPLE_SIZE = 10 * 1024 * 1024;
 
@@ -20,7 +23,6 @@ declare global {
 
 let file: Uint8Array | null = null;
 let manifest: Manifest | null = null;
-let scheduled = false;
 
 const panel = new WalletPanel('receive', () => render());
 window.seedDemo = { panel, seeder: null, file: null, received: {} };
@@ -85,15 +87,6 @@ async function start(): Promise<void> {
   if (!others.length) share.append('(in a private window, so it gets a wallet of its own)');
   log(`seeding ${manifest.name} at ${pricePerByte} wei per byte, buffer ${buffer} pieces`);
   render();
-}
-
-function schedule(): void {
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(() => {
-    scheduled = false;
-    render();
-  });
 }
 
 function render(): void {

@@ -11,6 +11,7 @@ import { channelId as channelIdOf } from '../../core/src/state.ts';
 import type { ChainEvent, ChainService } from './chain/types.ts';
 import { Engine } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { until } from './testing/until.ts';
 
 const ETH: Address = '0x0000000000000000000000000000000000000000';
 const APP = `0x${'02'.repeat(20)}` as Address;
@@ -95,14 +96,6 @@ function pair() {
     return { key, engine, progress, proposed, store };
   };
   return { alice: party(), bob: party(), chain };
-}
-
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const end = Date.now() + 5_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function openChannel(p: ReturnType<typeof pair>, amounts: [bigint, bigint]): Promise<Bytes32> {

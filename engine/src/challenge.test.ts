@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonRpcProvider } from 'ethers';
-import { type Address, AllocationType, type Bytes32, type Exit, PrivateKey, type SignedState, addressToDestination, hashState, signChallenge } from '../../core/src/index.ts';
+import { type Address, type Bytes32, type Exit, PrivateKey, type SignedState, hashState, signChallenge } from '../../core/src/index.ts';
 import type { ChallengeStage, ChallengeUpdate } from '../../core/src/objectives/effects.ts';
 import { latestSupported } from '../../core/src/protocol/channel.ts';
 import { objectiveIds } from '../../core/src/protocol/message.ts';
@@ -17,6 +17,8 @@ import { type ContractAddresses, deployContracts } from '../../chain/deploy.ts';
 import { type ChainService, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from './chain/index.ts';
 import { Engine, EngineError } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { until } from './testing/until.ts';
+import { simpleExit } from '../../core/src/testing/virtual-fixture.ts';
 
 const ETH: Address = '0x0000000000000000000000000000000000000000';
 const DURATION = 600;
@@ -71,26 +73,7 @@ function world() {
   return { make, parties };
 }
 
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function split(a: Address, b: Address, x: bigint, y: bigint): Exit {
-  return [
-    {
-      asset: ETH,
-      assetMetadata: { assetType: 0, metadata: '0x' },
-      allocations: [
-        { destination: addressToDestination(a), amount: x, allocationType: AllocationType.simple, metadata: '0x' },
-        { destination: addressToDestination(b), amount: y, allocationType: AllocationType.simple, metadata: '0x' },
-      ],
-    },
-  ];
-}
+const split = (a: Address, b: Address, x: bigint, y: bigint): Exit => simpleExit([[a, x], [b, y]], ETH);
 
 /** Opens and funds a channel between two running engines; returns its id. */
 async function open(alice: Party, bob: Party, a: bigint, b: bigint): Promise<Bytes32> {

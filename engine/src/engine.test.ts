@@ -4,7 +4,7 @@
  * payouts to the wei. Messages go straight from one engine to the other (any transport would do).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Address, PrivateKey, addressToDestination, AllocationType, type Exit } from '../../core/src/index.ts';
+import { type Address, PrivateKey, type Exit } from '../../core/src/index.ts';
 import { objectiveIds, serializeMessage } from '../../core/src/protocol/message.ts';
 import { ANVIL_KEYS, type Anvil, startAnvil } from '../../chain/anvil.ts';
 import { type ContractAddresses, deployContracts } from '../../chain/deploy.ts';
@@ -12,6 +12,8 @@ import { Contract, id } from 'ethers';
 import { ADJUDICATOR_ABI, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from './chain/index.ts';
 import { Engine } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { until } from './testing/until.ts';
+import { simpleExit } from '../../core/src/testing/virtual-fixture.ts';
 
 const ETH: Address = '0x0000000000000000000000000000000000000000';
 let anvil: Anvil;
@@ -71,26 +73,7 @@ function pair(network: { drop?: (n: number, to: Address) => boolean; delayMs?: (
   return { alice, bob };
 }
 
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function split(a: Address, b: Address, x: bigint, y: bigint): Exit {
-  return [
-    {
-      asset: ETH,
-      assetMetadata: { assetType: 0, metadata: '0x' },
-      allocations: [
-        { destination: addressToDestination(a), amount: x, allocationType: AllocationType.simple, metadata: '0x' },
-        { destination: addressToDestination(b), amount: y, allocationType: AllocationType.simple, metadata: '0x' },
-      ],
-    },
-  ];
-}
+const split = (a: Address, b: Address, x: bigint, y: bigint): Exit => simpleExit([[a, x], [b, y]], ETH);
 
 describe('two engines on a real chain', () => {
   it('open, fund with deposits by both, update, close: payouts equal the final outcome to the wei', async () => {

@@ -10,16 +10,9 @@ import { objectiveIds, serializeMessage } from '../../core/src/protocol/message.
 import type { EngineDeps } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
 import { InProcessNetwork, fundedLedger, measureHubCapacity } from './testing/hub-capacity.ts';
+import { until } from './testing/until.ts';
 
 const DEPOSIT = 10n ** 18n;
-
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A hub and two users with funded ledgers, over an in-process network. */
 async function trio(extra: { hub?: Partial<EngineDeps>; payer?: Partial<EngineDeps>; payee?: Partial<EngineDeps> } = {}) {

@@ -16,6 +16,7 @@ import { ADJUDICATOR_ABI } from './chain/abi.ts';
 import { createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from './chain/index.ts';
 import { Engine } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { until } from './testing/until.ts';
 
 const ETH: Address = ZERO_ADDRESS;
 const DEPOSIT = 10n ** 16n;
@@ -42,14 +43,6 @@ interface Party {
   store: MemoryStore;
   engine: Engine;
   exits: ExitUpdate[];
-}
-
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function world() {
@@ -126,18 +119,24 @@ const adjudicatorInterface = new Interface(ADJUDICATOR_ABI as unknown as string[
 const selectorOf = (name: string) => adjudicatorInterface.getFunction(name)!.selector;
 const holdings = async (id: Bytes32) => BigInt(await provider.call({ to: addresses.adjudicator, data: adjudicatorInterface.encodeFunctionData('holdings', [ETH, id]) }));
 
+/** Starts the three engines and funds the payer's and the payee's ledgers with the hub; their ids. */
+async function openBudgets({ payer, payee, hub }: ReturnType<typeof world>): Promise<Bytes32[]> {
+  for (const p of [payer, hub, payee]) await p.engine.start();
+  const ids = await Promise.all(
+    [payer, payee].map((u) => u.engine.createLedgerChannel({ hub: hub.address, asset: ETH, myAmount: DEPOSIT, hubAmount: DEPOSIT, challengeDuration: DURATION })),
+  );
+  await until(
+    async () => (await payer.engine.getBudget(hub.address))?.status === 'running' && (await payee.engine.getBudget(hub.address))?.status === 'running' && (await hub.engine.getBudget(payee.address))?.status === 'running',
+    'both ledgers running',
+  );
+  return ids;
+}
+
 describe('budget exit without the hub (challenge ledger and V, reclaim, transfer)', () => {
   it('pays the payee exactly what the largest voucher proves and the payer the rest, to the wei, across a reload, with no duplicate transaction', async () => {
     const w = world();
     const { payer, payee, hub } = w;
-    for (const p of [payer, hub, payee]) await p.engine.start();
-    const [left, right] = await Promise.all(
-      [payer, payee].map((u) => u.engine.createLedgerChannel({ hub: hub.address, asset: ETH, myAmount: DEPOSIT, hubAmount: DEPOSIT, challengeDuration: DURATION })),
-    );
-    await until(
-      async () => (await payer.engine.getBudget(hub.address))?.status === 'running' && (await payee.engine.getBudget(hub.address))?.status === 'running' && (await hub.engine.getBudget(payee.address))?.status === 'running',
-      'both ledgers running',
-    );
+    const [left, right] = await openBudgets(w);
     const vAmount = 4n * 10n ** 15n;
     const vId = await payer.engine.createVirtualChannel({ payee: payee.address, hub: hub.address, amount: vAmount });
     let paid = 0n;
@@ -206,14 +205,7 @@ describe('budget exit without the hub (challenge ledger and V, reclaim, transfer
   it('the payee never got the last vouchers: it registers a smaller one, and the payer’s exit learns it and completes by it', async () => {
     const w = world();
     const { payer, payee, hub } = w;
-    for (const p of [payer, hub, payee]) await p.engine.start();
-    const [left, right] = await Promise.all(
-      [payer, payee].map((u) => u.engine.createLedgerChannel({ hub: hub.address, asset: ETH, myAmount: DEPOSIT, hubAmount: DEPOSIT, challengeDuration: DURATION })),
-    );
-    await until(
-      async () => (await payer.engine.getBudget(hub.address))?.status === 'running' && (await payee.engine.getBudget(hub.address))?.status === 'running' && (await hub.engine.getBudget(payee.address))?.status === 'running',
-      'both ledgers running',
-    );
+    const [left, right] = await openBudgets(w);
     const vId = await payer.engine.createVirtualChannel({ payee: payee.address, hub: hub.address, amount: 4n * 10n ** 15n });
     const received = (await payer.engine.pay(vId, 1_234_567n)).total;
     await until(() => payee.store.vouchers.get(vId)?.amount === received, 'the payee holds the voucher');

@@ -28,6 +28,7 @@ import { type ContractAddresses, deployContracts } from '../../chain/deploy.ts';
 import { ADJUDICATOR_ABI, createEthersChainService, createJsonRpcProvider, signerFromPrivateKey } from './chain/index.ts';
 import { Engine, EngineError, type EngineDeps } from './engine.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { until } from './testing/until.ts';
 
 const ETH: Address = ZERO_ADDRESS;
 const DEPOSIT = 10n ** 16n;
@@ -62,14 +63,6 @@ interface NetworkOptions {
   /** Deliver the n-th message this late (so messages also overtake each other). */
   delayMs?: (n: number) => number;
   resendIntervalMs?: number;
-}
-
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Payer, hub and payee engines over their own stores, wired through an in-process network. */

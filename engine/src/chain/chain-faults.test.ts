@@ -24,6 +24,7 @@ import { decodeAdjudicatorLog } from './event-poller.ts';
 import { Collector } from './testing/collector.ts';
 import { type TcpProxy, startTcpProxy } from './testing/tcp-proxy.ts';
 import type { DepositedEvent } from './types.ts';
+import { until } from '../testing/until.ts';
 
 const CONFIRMATIONS = 2;
 const A = 10n ** 16n + 7n;
@@ -118,13 +119,6 @@ async function deposits(channelId: Bytes32): Promise<(DepositedEvent & { from: A
 }
 
 /** Bounded wait on a condition of the chain itself (logs, holdings), which offers no notification. */
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Waits until every party's poller has read a head at least `head` high, and the engines have handled what followed. */
 async function seen(w: { alice: Party; bob: Party }, head: number): Promise<void> {

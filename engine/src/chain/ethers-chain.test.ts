@@ -24,6 +24,7 @@ import { ChainError } from './errors.ts';
 import { type EthersChainServiceOptions, createEthersChainService, createJsonRpcProvider } from './ethers-chain.ts';
 import { Collector } from './testing/collector.ts';
 import type { ChainEvent, ChainService } from './types.ts';
+import { until } from '../testing/until.ts';
 
 let chain: NitroChain;
 const providers: JsonRpcProvider[] = [];
@@ -184,13 +185,6 @@ describe.each([
 });
 
 /** Bounded wait on a condition of the chain itself (the mempool), which offers no notification. */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('a deposit that is not mined in time', () => {
   it('fails with timeout; if it is mined later, a retry with the old expectedHeld reverts instead of paying twice', async () => {

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { Contract, Interface } from 'ethers';
-import { type Address, AllocationType, type Bytes32, type Exit, ZERO_ADDRESS, addressToDestination } from '../../../core/src/index.ts';
+import { type Address, type Bytes32, type Exit, ZERO_ADDRESS } from '../../../core/src/index.ts';
 import { latestSupported } from '../../../core/src/protocol/channel.ts';
 import { ANVIL_CHAIN_ID, type Anvil, startAnvil } from '../../../chain/anvil.ts';
 import { type ContractAddresses, deployContracts } from '../../../chain/deploy.ts';
@@ -35,6 +35,7 @@ import { ADJUDICATOR_ABI, createJsonRpcProvider } from '../chain/index.ts';
 import { installNativeSecp256k1, uninstallNativeSecp256k1 } from '../node/native-secp256k1.ts';
 import type { CrashMode, CrashPoint } from './crash-store.ts';
 import { type CrashParty, CrashWorld, type CrashWorldOptions, type OpenedStore } from './crash-world.ts';
+import { simpleExit } from '../../../core/src/testing/virtual-fixture.ts';
 
 export const ETH: Address = ZERO_ADDRESS;
 const EXHAUSTIVE = process.env.CRASH_EXHAUSTIVE === '1';
@@ -56,18 +57,7 @@ export interface RunResult {
   restarts: number;
 }
 
-export function split(a: Address, b: Address, x: bigint, y: bigint): Exit {
-  return [
-    {
-      asset: ETH,
-      assetMetadata: { assetType: 0, metadata: '0x' },
-      allocations: [
-        { destination: addressToDestination(a), amount: x, allocationType: AllocationType.simple, metadata: '0x' },
-        { destination: addressToDestination(b), amount: y, allocationType: AllocationType.simple, metadata: '0x' },
-      ],
-    },
-  ];
-}
+export const split = (a: Address, b: Address, x: bigint, y: bigint): Exit => simpleExit([[a, x], [b, y]], ETH);
 
 /** A channel's latest supported outcome as `p` has stored it. */
 export async function storedOutcome(p: CrashParty, channelId: Bytes32): Promise<Exit | undefined> {

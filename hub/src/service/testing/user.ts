@@ -60,13 +60,7 @@ export async function startUser(keyHex: string, chain: ChainConfig, relayUrl: st
   };
 }
 
-export async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until } from '../../../../engine/src/testing/until.ts';
 
 /** The Deposited events of a channel, with the account that sent each deposit and the amount it added. */
 export async function depositsInto(provider: JsonRpcProvider, adjudicator: string, channelId: Bytes32): Promise<{ from: Address; amount: bigint; holdings: bigint }[]> {

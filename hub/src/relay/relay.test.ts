@@ -220,6 +220,44 @@ describe('messages', () => {
   });
 });
 
+describe('binary frames', () => {
+  it('pass bulk data to every connection of the address, headed by the sender, byte for byte', async () => {
+    const [ka, kb] = [PrivateKey.random(), PrivateKey.random()];
+    const a = await login(ka);
+    const b1 = await login(kb);
+    const b2 = await login(kb);
+    const payload = new Uint8Array(256 * 1024).map((_, i) => (i * 31) & 0xff);
+    a.sendBinary(kb.address.toLowerCase(), payload);
+    for (const b of [b1, b2]) {
+      const frame = await b.next('binary');
+      expect(frame.from).toBe(ka.address.toLowerCase());
+      expect(Buffer.compare(frame.payload, Buffer.from(payload))).toBe(0);
+    }
+    // An empty payload is a frame too.
+    a.sendBinary(kb.address.toLowerCase(), new Uint8Array());
+    expect((await b1.next('binary')).payload.length).toBe(0);
+  });
+
+  it('are never queued: with nobody connected as the address the sender hears not-connected', async () => {
+    const [ka, kb] = [PrivateKey.random(), PrivateKey.random()];
+    const a = await login(ka);
+    a.sendBinary(kb.address.toLowerCase(), new Uint8Array([1, 2, 3]));
+    expect(await a.next('error')).toMatchObject({ code: 'not-connected', message: expect.stringMatching(/no connection is logged in as that address/) });
+    const b = await login(kb);
+    await b.barrier(kb.address.toLowerCase());
+    expect(b.inbox).toEqual([]);
+  });
+
+  it('are refused before login and when too short to name an address', async () => {
+    const { client } = await connect();
+    client.sendBinary(PrivateKey.random().address, new Uint8Array([1]));
+    expect(await client.next('error')).toMatchObject({ code: 'not-logged-in' });
+    const a = await login(PrivateKey.random());
+    a.ws.send(Buffer.alloc(19), { binary: true });
+    expect(await a.next('error')).toMatchObject({ code: 'bad-request', message: expect.stringMatching(/^binary frame: 19 bytes/) });
+  });
+});
+
 describe('bad input', () => {
   it('refuses to send before login, then works after it', async () => {
     const key = PrivateKey.random();
@@ -258,7 +296,7 @@ describe('bad input', () => {
       expect(error.message).not.toContain(SECRET);
     }
     a.ws.send(Buffer.from('{"type":"send"}'), { binary: true });
-    expect(await a.next('error')).toMatchObject({ code: 'bad-request', message: expect.stringMatching(/binary frames/) });
+    expect(await a.next('error')).toMatchObject({ code: 'bad-request', message: expect.stringMatching(/^binary frame: 15 bytes; it must start with the 20-byte address/) });
     // Errors for a send with a readable id carry it.
     a.send({ type: 'send', to: 'nobody', message: 'x', id: 'mine' });
     expect(await a.next('error')).toMatchObject({ code: 'bad-request', id: 'mine' });

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { recoverRelayLogin, type Bytes32 } from '../../../core/src/index.ts';
-import { CloseCode, type ErrorCode, FrameError, MAX_FRAME_BYTES, parseClientFrame, type ClientFrame, type ServerFrame } from './protocol.ts';
+import { CloseCode, type ErrorCode, FrameError, MAX_FRAME_BYTES, parseBinaryFrame, parseClientFrame, type ClientFrame, type ServerFrame } from './protocol.ts';
 import { OfflineQueue, type QueueLimits } from './queue.ts';
 
 export const RELAY_PATH = '/relay';
@@ -121,6 +121,12 @@ export function relayOriginOf(value: string): string {
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`publicOrigin must be a ws: or wss: origin, got ${url.protocol}`);
   return `${url.protocol}//${url.host}`;
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
 }
 
 function rawToString(data: RawData): string {
@@ -247,6 +253,36 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
     if (frame.id !== undefined) send(conn, { type: 'sent', id: frame.id, delivered, queued });
   }
 
+  /** Passes a binary frame on to the connections of its address, as is but for the address: never queued. */
+  function onBinaryFrame(conn: Connection, data: Buffer): void {
+    if (conn.address === undefined) {
+      reject(conn, 'not-logged-in', 'log in before sending');
+      return;
+    }
+    let to: string;
+    try {
+      to = parseBinaryFrame(data).to;
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      reject(conn, error.code, error.message);
+      return;
+    }
+    let delivered = 0;
+    // The sender's address goes where the recipient's was: the frame is reused, not copied.
+    Buffer.from(conn.address.slice(2), 'hex').copy(data, 0);
+    for (const target of byAddress.get(to) ?? []) {
+      if (target.ws.readyState !== WebSocket.OPEN) continue;
+      if (target.ws.bufferedAmount > maxBufferedBytes) {
+        log('dropped-slow-connection', { conn: target.id, address: target.address, buffered: target.ws.bufferedAmount });
+        target.ws.terminate();
+        continue;
+      }
+      target.ws.send(data, { binary: true });
+      delivered++;
+    }
+    if (delivered === 0) reject(conn, 'not-connected', `binary frame for ${to}: no connection is logged in as that address (binary frames are not queued)`);
+  }
+
   function onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     const now = Date.now();
     if (now - conn.windowStart >= 1_000) {
@@ -260,7 +296,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
       return;
     }
     if (isBinary) {
-      reject(conn, 'bad-request', 'binary frames are not supported: send JSON text');
+      onBinaryFrame(conn, rawToBuffer(data));
       return;
     }
     let frame: ClientFrame;

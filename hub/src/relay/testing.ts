@@ -5,22 +5,25 @@
  */
 import { WebSocket } from 'ws';
 import { type PrivateKey, signRelayLogin, type Bytes32 } from '../../../core/src/index.ts';
-import type { ServerFrame } from './protocol.ts';
+import { ADDRESS_BYTES, type ServerFrame } from './protocol.ts';
 import type { LogFields, RelayLog } from './server.ts';
 
 export const WAIT_MS = 5_000;
 
-type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
+/** A binary frame as received: who it is from, and its payload. */
+export type BinaryFrame = { type: 'binary'; from: string; payload: Buffer };
+type Frame = ServerFrame | BinaryFrame;
+type FrameOf<T extends Frame['type']> = Extract<Frame, { type: T }>;
 
 interface Waiter {
-  type: ServerFrame['type'];
-  resolve: (frame: ServerFrame) => void;
+  type: Frame['type'];
+  resolve: (frame: Frame) => void;
 }
 
 export class RawClient {
   readonly ws: WebSocket;
   /** Frames received and not yet taken by `next`, in order. */
-  readonly inbox: ServerFrame[] = [];
+  readonly inbox: Frame[] = [];
   /** Resolves with the close code and reason when the socket closes. */
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly #waiters: Waiter[] = [];
@@ -28,8 +31,9 @@ export class RawClient {
 
   private constructor(url: string) {
     this.ws = new WebSocket(url);
-    this.ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as ServerFrame;
+    this.ws.on('message', (data, isBinary) => {
+      const bytes = data as Buffer;
+      const frame: Frame = isBinary ? { type: 'binary', from: `0x${bytes.subarray(0, ADDRESS_BYTES).toString('hex')}`, payload: bytes.subarray(ADDRESS_BYTES) } : (JSON.parse(String(data)) as ServerFrame);
       const i = this.#waiters.findIndex((w) => w.type === frame.type);
       if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(frame);
       else this.inbox.push(frame);
@@ -58,6 +62,11 @@ export class RawClient {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
+  /** Sends a binary frame: `to`'s 20 address bytes, then `payload`. */
+  sendBinary(to: string, payload: Uint8Array): void {
+    this.ws.send(Buffer.concat([Buffer.from(to.slice(2), 'hex'), payload]), { binary: true });
+  }
+
   /** Sends a message with an id and waits for its acknowledgement. */
   async sendMessage(to: string, message: string): Promise<FrameOf<'sent'>> {
     const id = `t${++this.#idCounter}`;
@@ -68,7 +77,7 @@ export class RawClient {
   }
 
   /** The next frame of `type` (an earlier one already received, or the next to arrive). */
-  next<T extends ServerFrame['type']>(type: T, timeoutMs = WAIT_MS): Promise<FrameOf<T>> {
+  next<T extends Frame['type']>(type: T, timeoutMs = WAIT_MS): Promise<FrameOf<T>> {
     const i = this.inbox.findIndex((f) => f.type === type);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as FrameOf<T>);
     return new Promise<FrameOf<T>>((resolve, reject) => {

@@ -81,6 +81,7 @@ test('a leecher downloads a 10 MiB file from two seeders, paying per piece: byte
   expect(BigInt(result.pricePerByte)).toBe(PRICE);
   const paid = ids.map((id) => BigInt(result.paid[id]!));
   expect(paid[0]! + paid[1]!).toBe(total);
+  expect(result.vouchers).toBe(40); // one voucher per piece
   for (const [i, id] of ids.entries()) {
     expect(paid[i]!).toBeGreaterThan(0n); // both seeders served
     expect(paid[i]! % (256n * 1024n * PRICE)).toBe(0n); // whole pieces

@@ -187,8 +187,4 @@ export function onNextFrame(render: () => void): () => void {
 
 export const hex = (n: bigint) => `0x${n.toString(16)}` as Hex;
 
-/** sha256 of bytes with WebCrypto (independent of the exchange's own hashing), 0x-hex. */
-export async function webSha256(bytes: Uint8Array): Promise<Hex> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return `0x${[...digest].map((b) => b.toString(16).padStart(2, '0')).join('')}` as Hex;
-}
+export { webSha256 } from './web-sha256.ts';

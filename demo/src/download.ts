@@ -7,7 +7,8 @@
  */
 import type { WalletClient } from '../../sdk-client/src/index.ts';
 import { type Hex, Leecher, type LeecherAction, type Manifest } from './exchange.ts';
-import { type DataLink, type DemoMessage, fromBase64 } from './link.ts';
+import { type DataLink, type DemoMessage } from './link.ts';
+import { webSha256 } from './web-sha256.ts';
 
 export interface SeederView {
   peer: Hex;
@@ -52,9 +53,6 @@ export class Download {
   #leecher: Leecher | undefined;
   #waiters = new Map<Hex, Waiter>();
   #pays: Promise<unknown>[] = [];
-  /** Per seeder: owed and not yet in a voucher; whether a voucher is in flight. */
-  #due = new Map<Hex, bigint>();
-  #paying = new Set<Hex>();
   #failed: ((e: Error) => void) | undefined;
   #finished: (() => void) | undefined;
   /** Vouchers sent (calls to pay). */
@@ -132,7 +130,7 @@ export class Download {
     }
     await done;
     this.finishedAt = performance.now();
-    const file = leecher.assemble();
+    const file = await leecher.assemble(webSha256);
     await this.#settled();
 
     // 4. Close the channels: the final state from the largest voucher; both ledgers credited.
@@ -198,31 +196,16 @@ export class Download {
   }
 
   /**
-   * Pays `amount` more to `seeder`. One voucher per channel is in flight at a time; pieces that
-   * fall due meanwhile are paid together by the next one (each still at its price, and counted
-   * as paid by the Leecher when due, so what is really paid ahead only ever lags its count).
+   * Pays `amount` more to `seeder`: one voucher per piece, sent at once. The wallet takes many
+   * calls on one channel in flight and keeps their order, so a piece falling due never waits for
+   * the voucher before it.
    */
   #pay(seeder: Hex, amount: bigint): void {
-    const due = (this.#due.get(seeder) ?? 0n) + amount;
-    this.#due.set(seeder, due);
-    if (this.#paying.has(seeder)) return;
     const channelId = this.views.get(seeder)!.channelId!;
-    this.#paying.add(seeder);
-    this.#due.set(seeder, 0n);
     this.vouchers++;
-    const sent = this.#o.wallet!.pay({ channelId, amount: `0x${due.toString(16)}` }).then(
-      () => {
-        this.#paying.delete(seeder);
-        const more = this.#due.get(seeder) ?? 0n;
-        if (more > 0n) {
-          this.#due.set(seeder, 0n);
-          this.#pay(seeder, more);
-        }
-      },
-      (e: Error) => {
-        this.#paying.delete(seeder);
-        this.#failed?.(new Error(`paying seeder ${seeder} failed: ${e.message}`));
-      },
+    const sent = this.#o.wallet!.pay({ channelId, amount: `0x${amount.toString(16)}` }).then(
+      () => undefined,
+      (e: Error) => this.#failed?.(new Error(`paying seeder ${seeder} failed: ${e.message}`)),
     );
     this.#pays.push(sent);
   }
@@ -230,6 +213,15 @@ export class Download {
   /** Resolves once every voucher due has been paid. */
   async #settled(): Promise<void> {
     while (this.#pays.length > 0) await Promise.all(this.#pays.splice(0));
+  }
+
+  /** Hashes the piece with WebCrypto (off this thread), then hands it to the Leecher. */
+  async #onPiece(from: Hex, index: number, data: Uint8Array): Promise<void> {
+    const digest = await webSha256(data);
+    if (!this.#leecher || this.#leecher.done) return;
+    const verdict = this.#leecher.onPiece(from, index, data, digest);
+    if (!verdict.ok) this.#o.onError?.(verdict.reason);
+    this.#perform(verdict.actions);
   }
 
   #onMessage(from: Hex, m: DemoMessage): void {
@@ -255,9 +247,7 @@ export class Download {
       return;
     }
     if (m.t === 'piece' && this.#leecher) {
-      const verdict = this.#leecher.onPiece(from, m.index, fromBase64(m.data));
-      if (!verdict.ok) this.#o.onError?.(verdict.reason);
-      this.#perform(verdict.actions);
+      void this.#onPiece(from, m.index, m.data);
       return;
     }
     this.#o.onError?.(`seeder ${from}: unexpected "${m.t}" message`);

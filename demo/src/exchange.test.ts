@@ -204,4 +204,16 @@ describe('the exchange', () => {
     expect(l.onPiece('t', 0, pieceOf(file, manifest, 0))).toMatchObject({ ok: false, reason: expect.stringMatching(/not a seeder/) });
     expect(() => l.assemble()).toThrow(/101 pieces are still missing/);
   });
+
+  it('takes the caller’s digests (WebCrypto in the browser) for pieces and the whole file', async () => {
+    const small = sampleFile(3 * 1024, 5);
+    const m = makeManifest('small', small, 1024);
+    const l = new Leecher(m, { pricePerByte: 1n, buffer: 3 });
+    l.addSeeder('s');
+    // A digest that does not match the manifest refuses the piece, whatever its bytes.
+    expect(l.onPiece('s', 0, pieceOf(small, m, 0), m.pieceHashes[1])).toMatchObject({ ok: false, reason: expect.stringMatching(/bad hash, asked again/) });
+    for (let i = 0; i < 3; i++) expect(l.onPiece('s', i, pieceOf(small, m, i), m.pieceHashes[i])).toMatchObject({ ok: true });
+    await expect(l.assemble(async () => m.pieceHashes[0]!)).rejects.toThrow(/does not match the manifest’s file hash/);
+    expect(hashBytes(await l.assemble(async (bytes) => hashBytes(bytes)))).toBe(m.fileHash);
+  });
 });

@@ -242,12 +242,16 @@ export class Leecher {
     return this.#fillAll();
   }
 
-  /** A piece arrived from `seeder`. A bad copy is refused and asked for again, not paid again. */
-  onPiece(seeder: string, index: number, bytes: Uint8Array): PieceVerdict {
+  /**
+   * A piece arrived from `seeder`. A bad copy is refused and asked for again, not paid again.
+   * `digest` is the bytes' sha256 when the caller has it already (the browser hashes with
+   * WebCrypto, off the page's thread); without it the piece is hashed here.
+   */
+  onPiece(seeder: string, index: number, bytes: Uint8Array, digest?: Hex): PieceVerdict {
     const s = this.#seeders.get(seeder);
     if (!s || !s.active) return { ok: false, reason: `piece ${index} from ${seeder}: not a seeder of this download`, actions: [] };
     if (!Number.isInteger(index) || this.#assigned.get(index) !== seeder) return { ok: false, reason: `piece ${index} from ${seeder}: not asked of this seeder`, actions: [] };
-    if (bytes.length !== pieceLength(this.manifest, index) || hashBytes(bytes) !== this.manifest.pieceHashes[index]) {
+    if (bytes.length !== pieceLength(this.manifest, index) || (digest ?? hashBytes(bytes)) !== this.manifest.pieceHashes[index]) {
       s.refused++;
       if (s.refused >= this.maxRefused) return { ok: false, reason: `piece ${index} from ${seeder}: bad hash; ${s.refused} bad copies, seeder dropped`, actions: this.removeSeeder(seeder) };
       return { ok: false, reason: `piece ${index} from ${seeder}: bad hash, asked again`, actions: [{ type: 'request', seeder, pieces: [index] }] };
@@ -271,13 +275,22 @@ export class Leecher {
     return { ok: true, actions };
   }
 
-  /** The whole file, once every piece is in, checked against the manifest's file hash. */
-  assemble(): Uint8Array {
+  /**
+   * The whole file, once every piece is in, checked against the manifest's file hash: with
+   * `digest` (the caller's sha256 of `file`), or hashed here. Throws when it does not match.
+   */
+  assemble(digest?: (file: Uint8Array) => Hex): Uint8Array;
+  assemble(digest: (file: Uint8Array) => Promise<Hex>): Promise<Uint8Array>;
+  assemble(digest: (file: Uint8Array) => Hex | Promise<Hex> = hashBytes): Uint8Array | Promise<Uint8Array> {
     if (!this.done) throw new Error(`${this.manifest.pieceHashes.length - this.#have} pieces are still missing`);
     const out = new Uint8Array(this.manifest.size);
     this.#pieces.forEach((p, i) => out.set(p!, i * this.manifest.pieceSize));
-    if (hashBytes(out) !== this.manifest.fileHash) throw new Error('the assembled file does not match the manifest’s file hash');
-    return out;
+    const check = (hash: Hex): Uint8Array => {
+      if (hash !== this.manifest.fileHash) throw new Error('the assembled file does not match the manifest’s file hash');
+      return out;
+    };
+    const hash = digest(out);
+    return typeof hash === 'string' ? check(hash) : hash.then(check);
   }
 
   #fillAll(): LeecherAction[] {

@@ -26,7 +26,8 @@ export type DemoMessage =
   /** seeder → leecher: the channel checked out; ask away. */
   | { t: 'ready'; channelId: Hex }
   | { t: 'request'; pieces: number[] }
-  | { t: 'piece'; index: number; data: string }
+  /** seeder → leecher, in a binary frame (see encodePieceFrame). */
+  | { t: 'piece'; index: number; data: Uint8Array }
   /** leecher → seeder: done (the channel is being closed). */
   | { t: 'bye' }
   | { t: 'error'; message: string };
@@ -34,14 +35,13 @@ export type DemoMessage =
 const ADDRESS = /^0x[0-9a-f]{40}$/;
 const BYTES32 = /^0x[0-9a-f]{64}$/;
 const QUANTITY = /^(0|[1-9][0-9]{0,77})$/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function field<T>(ok: boolean, value: T, what: string): T {
   if (!ok) throw new TypeError(what);
   return value;
 }
 
-/** Parses one message from a peer; throws a TypeError saying what is wrong. */
+/** Parses one text message from a peer; throws a TypeError saying what is wrong. */
 export function parseMessage(text: string): DemoMessage {
   let v: Record<string, unknown>;
   try {
@@ -67,11 +67,7 @@ export function parseMessage(text: string): DemoMessage {
     case 'request':
       return { t: 'request', pieces: field(Array.isArray(v.pieces) && v.pieces.length <= 1024 && v.pieces.every((i) => Number.isInteger(i) && i >= 0), v.pieces as number[], 'request.pieces: expected up to 1024 piece numbers') };
     case 'piece':
-      return {
-        t: 'piece',
-        index: field(Number.isInteger(v.index) && (v.index as number) >= 0, v.index as number, 'piece.index: expected a piece number'),
-        data: field(typeof v.data === 'string' && v.data.length % 4 === 0 && BASE64.test(v.data), v.data as string, 'piece.data: expected base64'),
-      };
+      throw new TypeError('piece: pieces travel in binary frames, not text');
     case 'bye':
       return { t: 'bye' };
     case 'error':
@@ -82,44 +78,36 @@ export function parseMessage(text: string): DemoMessage {
 }
 
 // ---------------------------------------------------------------------------------------------
-// base64 (pieces travel in JSON text frames)
+// Pieces travel in the relay's binary frames: no base64 (a third more bytes), no JSON to parse at
+// either end or at the hub. The relay heads the frame with an address; the payload is
+//   [1 byte: kind, 1 = piece][4 bytes: the piece's index, big-endian][the piece's bytes]
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const DECODE = new Uint8Array(128);
-for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+/** Bytes of the relay's address header. */
+const ADDRESS_BYTES = 20;
+const KIND_PIECE = 1;
+const PIECE_HEADER = 1 + 4;
 
-type Base64Native = { toBase64?: () => string };
-type Base64Ctor = { fromBase64?: (s: string) => Uint8Array };
-
-export function toBase64(bytes: Uint8Array): string {
-  const native = (bytes as Base64Native).toBase64;
-  if (native) return native.call(bytes);
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
-  }
-  if (i < bytes.length) {
-    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8);
-    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + (i + 1 < bytes.length ? ALPHABET[(n >> 6) & 63]! : '=') + '=';
-  }
-  return out;
+/** The binary frame that carries piece `index` to peer `to`. */
+export function encodePieceFrame(to: Hex, index: number, data: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (!ADDRESS.test(to)) throw new TypeError(`piece for ${to}: expected a lower-case address`);
+  if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new RangeError(`piece index ${index}: expected 0 to 2^32-1`);
+  const frame = new Uint8Array(ADDRESS_BYTES + PIECE_HEADER + data.length);
+  for (let i = 0; i < ADDRESS_BYTES; i++) frame[i] = parseInt(to.slice(2 + 2 * i, 4 + 2 * i), 16);
+  frame[ADDRESS_BYTES] = KIND_PIECE;
+  new DataView(frame.buffer).setUint32(ADDRESS_BYTES + 1, index);
+  frame.set(data, ADDRESS_BYTES + PIECE_HEADER);
+  return frame;
 }
 
-export function fromBase64(text: string): Uint8Array {
-  const native = (Uint8Array as unknown as Base64Ctor).fromBase64;
-  if (native) return native(text);
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - pad);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const n = (DECODE[text.charCodeAt(i)]! << 18) | (DECODE[text.charCodeAt(i + 1)]! << 12) | (DECODE[text.charCodeAt(i + 2)]! << 6) | DECODE[text.charCodeAt(i + 3)]!;
-    if (o < out.length) out[o++] = n >> 16;
-    if (o < out.length) out[o++] = (n >> 8) & 255;
-    if (o < out.length) out[o++] = n & 255;
-  }
-  return out;
+/** Reads a binary frame from the relay: who sent it, and the piece. Throws a TypeError saying what is wrong. */
+export function decodeBinaryFrame(frame: ArrayBuffer): { from: Hex; message: Extract<DemoMessage, { t: 'piece' }> } {
+  if (frame.byteLength < ADDRESS_BYTES + PIECE_HEADER) throw new TypeError(`binary frame: ${frame.byteLength} bytes, too short for a piece`);
+  const bytes = new Uint8Array(frame);
+  let from = '0x';
+  for (let i = 0; i < ADDRESS_BYTES; i++) from += bytes[i]!.toString(16).padStart(2, '0');
+  if (bytes[ADDRESS_BYTES] !== KIND_PIECE) throw new TypeError(`binary frame from ${from}: unknown kind ${bytes[ADDRESS_BYTES]}`);
+  const index = new DataView(frame).getUint32(ADDRESS_BYTES + 1);
+  return { from: from as Hex, message: { t: 'piece', index, data: bytes.subarray(ADDRESS_BYTES + PIECE_HEADER) } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +134,7 @@ export function openDataLink(relayUrl: string, key: PrivateKey = PrivateKey.rand
   const errorHandlers: ((error: Error) => void)[] = [(e) => console.warn(`[demo link] ${e.message}`)];
   const reportError = (e: Error) => errorHandlers.forEach((h) => h(e));
   const ws = new WebSocket(relayUrl);
+  ws.binaryType = 'arraybuffer';
   let closing = false;
   return new Promise<DataLink>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -156,7 +145,8 @@ export function openDataLink(relayUrl: string, key: PrivateKey = PrivateKey.rand
       peerId,
       send: (to, message) => {
         if (ws.readyState !== WebSocket.OPEN) throw new Error('the link to the hub’s relay is closed');
-        ws.send(JSON.stringify({ type: 'send', to, message: JSON.stringify(message) }));
+        if (message.t === 'piece') ws.send(encodePieceFrame(to as Hex, message.index, message.data));
+        else ws.send(JSON.stringify({ type: 'send', to, message: JSON.stringify(message) }));
       },
       onMessage: (h) => void handlers.push(h),
       onError: (h) => void errorHandlers.push(h),
@@ -176,6 +166,17 @@ export function openDataLink(relayUrl: string, key: PrivateKey = PrivateKey.rand
       if (!closing) reportError(new Error(`the link to the hub’s relay closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`));
     };
     ws.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) {
+        let piece: ReturnType<typeof decodeBinaryFrame>;
+        try {
+          piece = decodeBinaryFrame(event.data);
+        } catch (e) {
+          reportError(e as Error);
+          return;
+        }
+        for (const h of handlers) h(piece.from, piece.message);
+        return;
+      }
       let frame: { type?: string; challenge?: string; from?: string; message?: string; code?: string };
       try {
         frame = JSON.parse(String(event.data)) as typeof frame;

@@ -5,7 +5,7 @@
  */
 import type { WalletClient } from '../../sdk-client/src/index.ts';
 import { type Hex, type Manifest, SeederSession, pieceOf } from './exchange.ts';
-import { type DataLink, type DemoMessage, toBase64 } from './link.ts';
+import type { DataLink, DemoMessage } from './link.ts';
 
 export interface LeecherView {
   peer: Hex;
@@ -164,7 +164,7 @@ export class Seeder {
 
   #send(to: Hex, peer: Peer, pieces: number[]): void {
     const o = this.#o;
-    for (const index of pieces) o.link.send(to, { t: 'piece', index, data: toBase64(pieceOf(o.file, o.manifest, index)) });
+    for (const index of pieces) o.link.send(to, { t: 'piece', index, data: pieceOf(o.file, o.manifest, index) });
     peer.view.piecesSent = peer.session!.piecesSent;
     if (pieces.length) this.#changed();
   }

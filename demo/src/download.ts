@@ -30,6 +30,11 @@ export interface DownloadOptions {
   buffer: number;
   /** How long to wait for a seeder's offer and channel check. Default 15 s. */
   answerTimeoutMs?: number;
+  /**
+   * A seeder that owes pieces and sends nothing for this long (with no payment of ours to it
+   * pending) is taken for gone: its pieces go to the others. Default 15 s.
+   */
+  stallTimeoutMs?: number;
   onChange?: () => void;
   onError?: (message: string) => void;
 }
@@ -53,6 +58,11 @@ export class Download {
   #leecher: Leecher | undefined;
   #waiters = new Map<Hex, Waiter>();
   #pays: Promise<unknown>[] = [];
+  /** Per seeder: when we last heard from it, and our payments to it not yet taken by the wallet. */
+  #heard = new Map<Hex, number>();
+  #pending = new Map<Hex, number>();
+  /** Seeders taken for gone during the data phase. */
+  readonly gone = new Set<Hex>();
   #failed: ((e: Error) => void) | undefined;
   #finished: (() => void) | undefined;
   /** Vouchers sent (calls to pay). */
@@ -104,7 +114,7 @@ export class Download {
     const channels: Record<string, Hex> = {};
     if (price > 0n) {
       const amount = `0x${(BigInt(manifest.size) * price).toString(16)}` as Hex;
-      await Promise.all(
+      const opened = await Promise.allSettled(
         offers.map(async (offer, i) => {
           const peer = o.seeders[i]!;
           this.#view(peer, { status: 'opening channel' });
@@ -114,6 +124,20 @@ export class Download {
           await this.#ask(peer, { t: 'open', channelId: v.channelId as Hex }, 'ready');
         }),
       );
+      const refused = opened.find((r) => r.status === 'rejected');
+      if (refused) {
+        // Nothing was paid: the channels that did open go back to the budget (in the background:
+        // a seeder that did not answer may be gone, and its channel closes when it is back).
+        void Promise.all(
+          Object.entries(channels).map(([peer, channelId]) =>
+            o.wallet!.closeVirtualChannel({ channelId }).then(
+              (v) => this.#view(peer as Hex, { status: v.status }),
+              (e: Error) => o.onError?.(`closing the unused channel to seeder ${peer} failed: ${e.message}`),
+            ),
+          ),
+        );
+        throw refused.reason;
+      }
     }
 
     // 3. Pieces and payments.
@@ -124,28 +148,70 @@ export class Download {
       this.#failed = reject;
     });
     this.startedAt = performance.now();
+    for (const peer of o.seeders) this.#heard.set(peer, this.startedAt);
+    const stallMs = o.stallTimeoutMs ?? 15_000;
+    const watchdog = setInterval(() => this.#dropStalled(stallMs), Math.min(1_000, stallMs / 4));
     for (const peer of o.seeders) {
       this.#view(peer, { status: price > 0n ? 'downloading' : 'free' });
       this.#perform(leecher.addSeeder(peer));
     }
-    await done;
-    this.finishedAt = performance.now();
-    const file = await leecher.assemble(webSha256);
+    let file: Uint8Array | undefined;
+    let failure: unknown;
+    try {
+      await done;
+      this.finishedAt = performance.now();
+      file = await leecher.assemble(webSha256);
+    } catch (e) {
+      failure = e;
+    } finally {
+      clearInterval(watchdog);
+    }
     await this.#settled();
 
-    // 4. Close the channels: the final state from the largest voucher; both ledgers credited.
+    // 4. Close the channels, also when the download failed (what was paid is the seeder's; the
+    // rest of the channel goes back to the budget): the final state from the largest voucher, both
+    // ledgers credited. A gone seeder's channel closes when its wallet is back; not waited for.
     const paid: Record<string, bigint> = {};
     await Promise.all(
       o.seeders.map(async (peer) => {
         paid[peer] = leecher.progress(peer)!.paid;
-        o.link.send(peer, { t: 'bye' });
-        if (!channels[peer]) return this.#view(peer, { status: 'done' });
-        this.#view(peer, { status: 'closing' });
-        const v = await o.wallet!.closeVirtualChannel({ channelId: channels[peer] });
-        this.#view(peer, { status: v.status });
+        if (!this.gone.has(peer)) o.link.send(peer, { t: 'bye' });
+        if (!channels[peer]) return this.#view(peer, { status: this.gone.has(peer) ? this.views.get(peer)!.status : 'done' });
+        this.#view(peer, { status: this.gone.has(peer) ? 'closing (when the seeder is back)' : 'closing' });
+        const closed = o.wallet!.closeVirtualChannel({ channelId: channels[peer] }).then(
+          (v) => this.#view(peer, { status: v.status }),
+          (e: Error) => {
+            this.#view(peer, { status: `close failed: ${e.message}` });
+            o.onError?.(`closing the channel to seeder ${peer} failed: ${e.message}`);
+          },
+        );
+        if (!this.gone.has(peer)) await closed;
       }),
     );
-    return { file, manifest, pricePerByte: price, paid, channels, ms: this.finishedAt - this.startedAt };
+    if (failure !== undefined) throw failure;
+    return { file: file!, manifest, pricePerByte: price, paid, channels, ms: this.finishedAt - this.startedAt };
+  }
+
+  #activeSeeders(): number {
+    return [...this.views.values()].filter((v) => !this.gone.has(v.peer) && !v.status.startsWith('failed')).length;
+  }
+
+  /** Seeders that owe pieces and have sent nothing for `stallMs` (while we owe them no payment) are dropped. */
+  #dropStalled(stallMs: number): void {
+    const leecher = this.#leecher;
+    if (!leecher || leecher.done) return;
+    const now = performance.now();
+    for (const [peer, view] of this.views) {
+      if (this.gone.has(peer) || view.status.startsWith('failed')) continue;
+      const owed = leecher.progress(peer)?.inFlight ?? 0;
+      if (owed === 0 || (this.#pending.get(peer) ?? 0) > 0 || now - (this.#heard.get(peer) ?? now) < stallMs) continue;
+      this.gone.add(peer);
+      const message = `seeder ${peer} sent nothing for ${stallMs / 1000} s with ${owed} piece(s) owed: taken for gone, its pieces go to the others`;
+      this.#view(peer, { status: `gone: nothing for ${stallMs / 1000} s` });
+      this.#o.onError?.(message);
+      this.#perform(leecher.removeSeeder(peer));
+      if (this.#activeSeeders() === 0) this.#failed?.(new Error('every seeder failed or stopped sending: are their pages still open?'));
+    }
   }
 
   #view(peer: Hex, patch: Partial<SeederView>): void {
@@ -181,6 +247,8 @@ export class Download {
     for (const a of actions) {
       if (a.type === 'request') {
         o.link.send(a.seeder, { t: 'request', pieces: a.pieces });
+        // Its silence counts from when it was asked (an idle seeder may be handed a gone one's pieces).
+        this.#heard.set(a.seeder as Hex, performance.now());
       } else if (a.amount > 0n) {
         this.#pay(a.seeder as Hex, a.amount);
       }
@@ -203,8 +271,13 @@ export class Download {
   #pay(seeder: Hex, amount: bigint): void {
     const channelId = this.views.get(seeder)!.channelId!;
     this.vouchers++;
+    this.#pending.set(seeder, (this.#pending.get(seeder) ?? 0) + 1);
     const sent = this.#o.wallet!.pay({ channelId, amount: `0x${amount.toString(16)}` }).then(
-      () => undefined,
+      () => {
+        this.#pending.set(seeder, this.#pending.get(seeder)! - 1);
+        // The seeder may send only once it has been paid: its silence counts from here.
+        this.#heard.set(seeder, performance.now());
+      },
       (e: Error) => this.#failed?.(new Error(`paying seeder ${seeder} failed: ${e.message}`)),
     );
     this.#pays.push(sent);
@@ -227,6 +300,8 @@ export class Download {
   #onMessage(from: Hex, m: DemoMessage): void {
     const view = this.views.get(from);
     if (!view) return; // not one of ours
+    if (this.gone.has(from)) return; // dropped: what it sends now is not asked of it
+    this.#heard.set(from, performance.now());
     const waiter = this.#waiters.get(from);
     if (m.t === 'error') {
       const error = new Error(`seeder ${from}: ${m.message}`);
@@ -237,7 +312,7 @@ export class Download {
         waiter.reject(error);
       } else if (this.#leecher) {
         this.#perform(this.#leecher.removeSeeder(from));
-        if (![...this.views.values()].some((v) => !v.status.startsWith('failed'))) this.#failed?.(new Error('every seeder failed'));
+        if (this.#activeSeeders() === 0) this.#failed?.(new Error('every seeder failed or stopped sending'));
       }
       return;
     }

@@ -33,8 +33,10 @@ export interface RelayFuzzFailure {
 }
 
 /** A WebSocket client that keeps every frame it gets, and its close code. */
+type Frame = ServerFrame | { type: 'binary'; from: string; payload: string };
+
 class Client {
-  readonly frames: ServerFrame[] = [];
+  readonly frames: Frame[] = [];
   closed: number | undefined;
   private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
   readonly ws: WebSocket;
@@ -46,8 +48,9 @@ class Client {
       this.ws.once('error', reject);
     });
     this.ws.on('error', () => {});
-    this.ws.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)) as ServerFrame);
+    this.ws.on('message', (data, isBinary) => {
+      const bytes = data as Buffer;
+      this.frames.push(isBinary ? { type: 'binary', from: `0x${bytes.subarray(0, 20).toString('hex')}`, payload: bytes.subarray(20).toString('hex') } : (JSON.parse(String(data)) as ServerFrame));
       this.poke();
     });
     this.ws.on('close', (code) => {
@@ -148,9 +151,10 @@ export async function runRelayFuzz(opts: { seed: number; inputs: number }): Prom
       }
       const id = r.int(4) ? `f${i}` : undefined;
       const base: { [k: string]: Json } = { type: 'send', to: B_ADDR, message: `m${i}:${r.hex(r.int(40))}`, ...(id ? { id } : {}) };
-      const kind = weighted(r, { valid: 3, mutate: 10, garbage: 2, text: 2, binary: 1, login: 1, bigMessage: 1, bigFrame: 1 });
+      const kind = weighted(r, { valid: 3, mutate: 10, garbage: 2, text: 2, binary: 1, binaryToB: 1, login: 1, bigMessage: 1, bigFrame: 1 });
       let text: string;
       let binary = false;
+      let bulk: Buffer | undefined;
       switch (kind) {
         case 'valid':
           text = JSON.stringify(base);
@@ -169,6 +173,12 @@ export async function runRelayFuzz(opts: { seed: number; inputs: number }): Prom
           break;
         case 'binary':
           text = JSON.stringify(base);
+          binary = true;
+          break;
+        case 'binaryToB':
+          // Bulk data for B: delivered as is, headed by A's address, and not answered.
+          bulk = Buffer.concat([Buffer.from(B_ADDR.slice(2), 'hex'), Buffer.from(r.bytes(r.int(3) === 0 ? 0 : 1 + r.int(4096)))]);
+          text = bulk.toString('hex');
           binary = true;
           break;
         case 'login':
@@ -204,7 +214,8 @@ export async function runRelayFuzz(opts: { seed: number; inputs: number }): Prom
       const aFrames = A.frames.length;
       const bFrames = B.frames.length;
       const logsBefore = logged.length;
-      A.ws.send(binary ? Buffer.from(text) : text, { binary });
+      if (bulk) owed = 'deliver';
+      A.ws.send(bulk ?? (binary ? Buffer.from(text) : text), { binary });
       if (owed === 'close') {
         try {
           await A.until(() => A.closed !== undefined, 'the oversized frame to close the connection');
@@ -244,6 +255,11 @@ export async function runRelayFuzz(opts: { seed: number; inputs: number }): Prom
         if (answers.length !== 1 || answers[0]!.type !== 'error') bad('a bad frame did not get exactly one error');
         else if (logged.length > logsBefore) counts.rejectedLogged++;
         else counts.answered++;
+      }
+      if (bulk) {
+        const got = atB[0];
+        if (!(atB.length === 1 && got?.type === 'binary' && got.from === aKey.address.toLowerCase() && got.payload === bulk.subarray(20).toString('hex'))) bad('B did not get the binary frame sent to it, headed by A');
+        continue;
       }
       if (message !== undefined && !(atB.length === 1 && atB[0]!.type === 'message' && atB[0]!.message === message)) bad('B did not get the message sent to it');
       if (message === undefined && atB.length !== 0) bad('B got something no valid send addressed to it');

@@ -5,7 +5,7 @@
  * from both seeders, paying per piece through one virtual channel per seeder; then the bytes,
  * the payments, the channels, the budgets and the on-chain withdrawals are checked to the wei.
  */
-import { type Browser, type Page, expect, test } from '@playwright/test';
+import { type Browser, type BrowserContext, type Page, expect, test } from '@playwright/test';
 import { config, gasPaidAfter, provider } from './chain.ts';
 import { E2E_DEMO_A_URL, E2E_DEMO_B_URL, E2E_WALLET_URL } from './paths.ts';
 import { answerDialog, wallet } from './support.ts';
@@ -16,8 +16,16 @@ const SIZE = 10 * 1024 * 1024;
 const PRICE = 1_000_000_000n; // wei per byte, the seeder page's default
 const E18 = 10n ** 18n;
 
+/** Each test's browser contexts, closed after it so their wallets do not keep working through later specs. */
+const contexts: BrowserContext[] = [];
+test.afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((c) => c.close()));
+});
+
 async function openDemo(browser: Browser, site: 'A' | 'B', role: 'seed' | 'leech'): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
   const base = site === 'A' ? E2E_DEMO_A_URL : E2E_DEMO_B_URL;
   await page.goto(`${base}/${role}.html?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
   return page;
@@ -135,3 +143,66 @@ test('bad input gets clear errors on both pages: a seeder id that is not one, a 
   await expect(seeder.getByTestId('log')).toContainText('connect the wallet first');
 });
 
+
+test('a seeder whose page closes mid-download is dropped: the leecher finishes from the other, and the gone seeder’s channel closes when it is back', async ({ browser }) => {
+  const seeders = [await openDemo(browser, 'A', 'seed'), await openDemo(browser, 'B', 'seed')];
+  const leecher = await openDemo(browser, 'A', 'leech');
+  await connectAndBudget(seeders[0]!, '0.05');
+  const goneWallet = await connectAndBudget(seeders[1]!, '0.05');
+  await connectAndBudget(leecher, '0.05');
+  const ids: `0x${string}`[] = [];
+  for (const page of seeders) {
+    await page.getByTestId('sample').click();
+    await expect(page.getByTestId('file-info')).toContainText('40 pieces');
+    // A buffer of one piece: each seeder waits for payment after two pieces, so B is still
+    // owing most of its share when its page closes below.
+    await page.getByTestId('buffer').fill('1');
+    await page.getByTestId('seed-start').click();
+    await expect(page.getByTestId('peer-id')).toHaveText(/^0x[0-9a-f]{40}$/);
+    ids.push((await page.getByTestId('peer-id').textContent()) as `0x${string}`);
+  }
+  const [a, b] = ids as [`0x${string}`, `0x${string}`];
+  await leecher.getByTestId('seeders').fill(ids.join('\n'));
+  await leecher.getByTestId('buffer').fill('1');
+  await leecher.getByTestId('download').click();
+
+  // B's page closes (its wallet with it) once its first piece is in.
+  await leecher.waitForFunction((b) => (window.leechDemo.download?.views.get(b)?.pieces ?? 0) >= 1, b, { polling: 'raf', timeout: 60_000 });
+  const goneContext = seeders[1]!.context();
+  const goneUrl = seeders[1]!.url();
+  await seeders[1]!.close();
+
+  // After 15 s of silence B is taken for gone and A serves the rest; the file is whole.
+  await expect.poll(() => leecher.evaluate(() => window.leechDemo.result ?? window.leechDemo.error), { timeout: 90_000 }).toMatchObject({ size: SIZE });
+  const result = (await leecher.evaluate(() => window.leechDemo.result))!;
+  expect(result.sha256).toBe((await seedState(seeders[0]!)).file!.sha256);
+  await expect(leecher.getByTestId('log')).toContainText(`seeder ${b} sent nothing for 15 s`);
+  const views = await leecher.evaluate(() => Object.fromEntries([...window.leechDemo.download!.views].map(([k, v]) => [k, { pieces: v.pieces, status: v.status }])));
+  const fromB = views[b]!.pieces;
+  expect(fromB).toBeGreaterThanOrEqual(1);
+  expect(fromB).toBeLessThan(20);
+  expect(views[a]!.pieces).toBe(40 - fromB);
+  expect(views[b]!.status).toBe('closing (when the seeder is back)');
+
+  // A is paid exactly for what it delivered; B for what it delivered and at most the buffer (one
+  // piece) paid ahead, which is B's to keep.
+  const piece = 256n * 1024n * PRICE;
+  expect(BigInt(result.paid[a]!)).toBe(BigInt(40 - fromB) * piece);
+  const paidB = BigInt(result.paid[b]!);
+  expect(paidB - BigInt(fromB) * piece >= 0n && paidB - BigInt(fromB) * piece <= piece).toBe(true);
+  const channelB = result.channels[b]!;
+  expect((await virtualOf(leecher, channelB, 'leechDemo')).status).not.toBe('closed');
+
+  // B's user opens the page again and connects: its wallet picks up the close, and both sides
+  // see the channel closed with what was paid; B's budget is credited with it.
+  const back = await goneContext.newPage();
+  await back.goto(goneUrl);
+  await back.getByTestId('wallet-connect').click();
+  await expect(back.getByTestId('wallet-status')).toContainText(`connected: ${goneWallet}`, { ignoreCase: true, timeout: 30_000 });
+  await expect.poll(async () => (await virtualOf(leecher, channelB, 'leechDemo')).status, { timeout: 60_000 }).toBe('closed');
+  const atB = await virtualOf(back, channelB, 'seedDemo');
+  expect(BigInt(atB.paid)).toBe(paidB);
+  await expect.poll(async () => (await virtualOf(back, channelB, 'seedDemo')).status, { timeout: 30_000 }).toBe('closed');
+  await expect.poll(async () => (await budgetOf(back, 'seedDemo'))?.send, { timeout: 30_000 }).toBe(paidB);
+  await expect.poll(async () => (await budgetOf(leecher, 'leechDemo'))?.send).toBe(E18 / 20n - BigInt(result.paid[a]!) - paidB);
+});

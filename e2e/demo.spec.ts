@@ -22,12 +22,12 @@ test.afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()));
 });
 
-async function openDemo(browser: Browser, site: 'A' | 'B', role: 'seed' | 'leech'): Promise<Page> {
+async function openDemo(browser: Browser, site: 'A' | 'B', role: 'seed' | 'leech', extra = ''): Promise<Page> {
   const context = await browser.newContext();
   contexts.push(context);
   const page = await context.newPage();
   const base = site === 'A' ? E2E_DEMO_A_URL : E2E_DEMO_B_URL;
-  await page.goto(`${base}/${role}.html?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
+  await page.goto(`${base}/${role}.html?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}${extra}`);
   return page;
 }
 
@@ -90,6 +90,7 @@ test('a leecher downloads a 10 MiB file from two seeders, paying per piece: byte
   const paid = ids.map((id) => BigInt(result.paid[id]!));
   expect(paid[0]! + paid[1]!).toBe(total);
   expect(result.vouchers).toBe(40); // one voucher per piece
+  expect(result.direct).toBe(0); // the relay, by default
   for (const [i, id] of ids.entries()) {
     expect(paid[i]!).toBeGreaterThan(0n); // both seeders served
     expect(paid[i]! % (256n * 1024n * PRICE)).toBe(0n); // whole pieces
@@ -205,4 +206,27 @@ test('a seeder whose page closes mid-download is dropped: the leecher finishes f
   await expect.poll(async () => (await virtualOf(back, channelB, 'seedDemo')).status, { timeout: 30_000 }).toBe('closed');
   await expect.poll(async () => (await budgetOf(back, 'seedDemo'))?.send, { timeout: 30_000 }).toBe(paidB);
   await expect.poll(async () => (await budgetOf(leecher, 'leechDemo'))?.send).toBe(E18 / 20n - BigInt(result.paid[a]!) - paidB);
+});
+
+test('with ?direct=1 the pieces travel over WebRTC data channels signalled through the hub (a free file: no wallet needed)', async ({ browser }) => {
+  const seeders = [await openDemo(browser, 'A', 'seed'), await openDemo(browser, 'B', 'seed')];
+  const leecher = await openDemo(browser, 'B', 'leech', '&direct=1');
+  const ids: `0x${string}`[] = [];
+  for (const page of seeders) {
+    await page.getByTestId('sample').click();
+    await page.getByTestId('price').fill('0');
+    await page.getByTestId('seed-start').click();
+    await expect(page.getByTestId('peer-id')).toHaveText(/^0x[0-9a-f]{40}$/);
+    ids.push((await page.getByTestId('peer-id').textContent()) as `0x${string}`);
+  }
+  await leecher.getByTestId('seeders').fill(ids.join('\n'));
+  await leecher.getByTestId('download').click();
+  await expect.poll(() => leecher.evaluate(() => window.leechDemo.result ?? window.leechDemo.error), { timeout: 120_000 }).toMatchObject({ size: SIZE });
+  const result = (await leecher.evaluate(() => window.leechDemo.result))!;
+  expect(result.sha256).toBe((await seedState(seeders[0]!)).file!.sha256);
+  expect(result.direct).toBe(40);
+  expect(result.vouchers).toBe(0);
+  const paths = await leecher.evaluate(() => [...window.leechDemo.download!.views.values()].map((v) => v.path));
+  expect(paths).toEqual(['direct', 'direct']);
+  await expect(leecher.getByTestId('peers')).toContainText('direct');
 });

@@ -7,7 +7,8 @@
  */
 import type { WalletClient } from '../../sdk-client/src/index.ts';
 import { type Hex, Leecher, type LeecherAction, type Manifest } from './exchange.ts';
-import { type DataLink, type DemoMessage } from './link.ts';
+import type { DirectLink } from './direct.ts';
+import type { DataLink, DemoMessage } from './link.ts';
 import { webSha256 } from './web-sha256.ts';
 
 export interface SeederView {
@@ -20,10 +21,13 @@ export interface SeederView {
   paid: bigint;
   /** Paid for pieces not yet received. */
   ahead: bigint;
+  /** How its pieces travel: a direct WebRTC channel, or the hub's relay. */
+  path: 'direct' | 'relay' | 'connecting';
 }
 
 export interface DownloadOptions {
-  link: DataLink;
+  /** The relay link, or one with direct channels (direct.ts): then each seeder is offered one first. */
+  link: DataLink | DirectLink;
   wallet: WalletClient | null;
   hub: Hex;
   seeders: Hex[];
@@ -76,7 +80,7 @@ export class Download {
     if (options.seeders.length === 0) throw new Error('name at least one seeder');
     if (new Set(options.seeders).size !== options.seeders.length) throw new Error('a seeder is named twice');
     this.#o = options;
-    for (const peer of options.seeders) this.views.set(peer, { peer, wallet: undefined, channelId: undefined, status: 'asking', pieces: 0, paid: 0n, ahead: 0n });
+    for (const peer of options.seeders) this.views.set(peer, { peer, wallet: undefined, channelId: undefined, status: 'asking', pieces: 0, paid: 0n, ahead: 0n, path: 'relay' });
     options.link.onMessage((from, m) => this.#onMessage(from, m));
   }
 
@@ -110,7 +114,18 @@ export class Download {
     this.pricePerByte = price;
     if (price > 0n && !o.wallet) throw new Error('this file is not free: connect the wallet');
 
-    // 2. A virtual channel per seeder, big enough for the whole file: no prompt, no transaction.
+    // 2. A direct channel per seeder where WebRTC gets through (while the virtual channels open);
+    // the relay where it does not.
+    const direct = 'connectDirect' in o.link ? o.link : undefined;
+    const connected = Promise.all(
+      o.seeders.map(async (peer) => {
+        if (!direct) return;
+        this.#view(peer, { path: 'connecting' });
+        this.#view(peer, { path: (await direct.connectDirect(peer)) ? 'direct' : 'relay' });
+      }),
+    );
+
+    // 3. A virtual channel per seeder, big enough for the whole file: no prompt, no transaction.
     const channels: Record<string, Hex> = {};
     if (price > 0n) {
       const amount = `0x${(BigInt(manifest.size) * price).toString(16)}` as Hex;
@@ -140,7 +155,9 @@ export class Download {
       }
     }
 
-    // 3. Pieces and payments.
+    await connected;
+
+    // 4. Pieces and payments.
     const leecher = new Leecher(manifest, { pricePerByte: price, buffer: o.buffer });
     this.#leecher = leecher;
     const done = new Promise<void>((resolve, reject) => {
@@ -168,7 +185,7 @@ export class Download {
     }
     await this.#settled();
 
-    // 4. Close the channels, also when the download failed (what was paid is the seeder's; the
+    // 5. Close the channels, also when the download failed (what was paid is the seeder's; the
     // rest of the channel goes back to the budget): the final state from the largest voucher, both
     // ledgers credited. A gone seeder's channel closes when its wallet is back; not waited for.
     const paid: Record<string, bigint> = {};

@@ -2,7 +2,15 @@
 import type { Hex } from './exchange.ts';
 import { $, WalletPanel, formatBytes, formatEth, log, relayUrl, short, webSha256, onNextFrame } from './common.ts';
 import { Download, type DownloadResult } from './download.ts';
+import { withDirectChannels } from './direct.ts';
 import { openDataLink } from './link.ts';
+
+/**
+ * `?direct=1` asks each seeder for a direct WebRTC data channel (signalled through the hub) and
+ * sends pieces over it when it opens. Off by default: on one loaded machine it is several times
+ * slower than the relay (see demo/README.md).
+ */
+const useDirect = new URLSearchParams(location.search).get('direct') === '1';
 
 /** Re-renders once per frame however many changes arrive. */
 const schedule = onNextFrame(() => render());
@@ -13,7 +21,7 @@ declare global {
       panel: WalletPanel;
       download: Download | null;
       /** Once finished: what was downloaded and paid (wei as decimal strings). */
-      result: { name: string; size: number; sha256: Hex; pricePerByte: string; paid: Record<string, string>; channels: Record<string, Hex>; ms: number; vouchers: number } | null;
+      result: { name: string; size: number; sha256: Hex; pricePerByte: string; paid: Record<string, string>; channels: Record<string, Hex>; ms: number; vouchers: number; direct: number } | null;
       error: string | null;
     };
   }
@@ -41,7 +49,9 @@ async function download(): Promise<void> {
   const seeders = parseSeeders();
   const buffer = Number($<HTMLInputElement>('buffer').value);
   if (!Number.isInteger(buffer) || buffer < 1 || buffer > 1024) throw new RangeError('pay ahead by 1 to 1024 pieces');
-  const link = await openDataLink(relayUrl);
+  const relay = await openDataLink(relayUrl);
+  const direct = useDirect ? withDirectChannels(relay) : undefined;
+  const link = direct ?? relay;
   link.onError((e) => log(e.message, 'error'));
   const d = new Download({ link, wallet: panel.client, hub: panel.hub ?? ('0x0000000000000000000000000000000000000000' as Hex), seeders, buffer, onChange: schedule, onError: (m) => log(m, 'error') });
   window.leechDemo.download = d;
@@ -65,6 +75,7 @@ async function download(): Promise<void> {
     channels: r.channels,
     ms: r.ms,
     vouchers: d.vouchers,
+    direct: direct?.received.direct ?? 0,
   };
   const save = $<HTMLAnchorElement>('save');
   save.href = URL.createObjectURL(new Blob([r.file as Uint8Array<ArrayBuffer>]));
@@ -91,7 +102,7 @@ function render(): void {
   $('peers').replaceChildren(
     ...[...d.views.values()].map((v) => {
       const tr = document.createElement('tr');
-      for (const text of [short(v.peer), short(v.wallet), short(v.channelId), v.status, String(v.pieces), formatEth(v.paid), formatEth(v.ahead)]) {
+      for (const text of [short(v.peer), v.path, short(v.wallet), short(v.channelId), v.status, String(v.pieces), formatEth(v.paid), formatEth(v.ahead)]) {
         const td = document.createElement('td');
         td.textContent = text;
         tr.append(td);

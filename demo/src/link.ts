@@ -28,6 +28,8 @@ export type DemoMessage =
   | { t: 'request'; pieces: number[] }
   /** seeder → leecher, in a binary frame (see encodePieceFrame). */
   | { t: 'piece'; index: number; data: Uint8Array }
+  /** WebRTC signalling for a direct data channel (see direct.ts): an SDP offer or answer, or an ICE candidate. */
+  | { t: 'signal'; description?: { type: 'offer' | 'answer'; sdp: string }; candidate?: { candidate: string; sdpMid: string | null; sdpMLineIndex: number | null } }
   /** leecher → seeder: done (the channel is being closed). */
   | { t: 'bye' }
   | { t: 'error'; message: string };
@@ -68,6 +70,20 @@ export function parseMessage(text: string): DemoMessage {
       return { t: 'request', pieces: field(Array.isArray(v.pieces) && v.pieces.length <= 1024 && v.pieces.every((i) => Number.isInteger(i) && i >= 0), v.pieces as number[], 'request.pieces: expected up to 1024 piece numbers') };
     case 'piece':
       throw new TypeError('piece: pieces travel in binary frames, not text');
+    case 'signal': {
+      const d = v.description as Record<string, unknown> | undefined;
+      const c = v.candidate as Record<string, unknown> | undefined;
+      if ((d === undefined) === (c === undefined)) throw new TypeError('signal: expected a description or a candidate');
+      if (d !== undefined) {
+        if (typeof d !== 'object' || d === null || (d.type !== 'offer' && d.type !== 'answer')) throw new TypeError('signal.description.type: expected "offer" or "answer"');
+        if (typeof d.sdp !== 'string' || d.sdp.length > 64 * 1024) throw new TypeError('signal.description.sdp: expected a string of at most 64 KiB');
+        return { t: 'signal', description: { type: d.type, sdp: d.sdp } };
+      }
+      if (typeof c !== 'object' || c === null || typeof c.candidate !== 'string' || c.candidate.length > 1024) throw new TypeError('signal.candidate.candidate: expected a string of at most 1 KiB');
+      const sdpMid = c.sdpMid === undefined || c.sdpMid === null ? null : field(typeof c.sdpMid === 'string' && c.sdpMid.length <= 64, c.sdpMid as string, 'signal.candidate.sdpMid: expected a short string');
+      const sdpMLineIndex = c.sdpMLineIndex === undefined || c.sdpMLineIndex === null ? null : field(Number.isInteger(c.sdpMLineIndex) && (c.sdpMLineIndex as number) >= 0 && (c.sdpMLineIndex as number) < 64, c.sdpMLineIndex as number, 'signal.candidate.sdpMLineIndex: expected a small index');
+      return { t: 'signal', candidate: { candidate: c.candidate, sdpMid, sdpMLineIndex } };
+    }
     case 'bye':
       return { t: 'bye' };
     case 'error':

@@ -1,6 +1,7 @@
 /** The seeder page: pick or generate a file, set a price and a buffer, seed. */
 import { type Hex, type Manifest, makeManifest, sampleFile } from './exchange.ts';
 import { $, WalletPanel, formatBytes, formatEth, log, pageUrl, relayUrl, short, sites, webSha256, onNextFrame } from './common.ts';
+import { withDirectChannels } from './direct.ts';
 import { openDataLink } from './link.ts';
 import { Seeder } from './seeder.ts';
 
@@ -58,7 +59,7 @@ async function start(): Promise<void> {
   const paid = pricePerByte > 0n;
   if (paid && (!panel.client || !panel.address || !panel.hub)) throw new Error('connect the wallet first (or set the price to 0 to share for free)');
   if (paid && panel.budget?.status !== 'running') throw new Error('approve a budget with the hub first: it lets the hub pay you through virtual channels');
-  const link = await openDataLink(relayUrl);
+  const link = withDirectChannels(await openDataLink(relayUrl));
   link.onError((e) => log(e.message, 'error'));
   if (panel.client) panel.client.on('payment_received', (p) => (window.seedDemo.received[p.channelId] = BigInt(p.total).toString()));
   window.seedDemo.seeder = new Seeder({

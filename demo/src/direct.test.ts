@@ -35,6 +35,10 @@ describe('piece chunks on a direct channel', () => {
     const big = encodeChunks(1, new Uint8Array(10));
     new DataView(big[0]!.buffer).setUint32(9, 600 * 1024);
     expect(() => new Reassembly().push(buf(big[0]!))).toThrow(/over 524288/);
+    // A peer cannot make us hold more than four pieces under way.
+    const many = new Reassembly();
+    for (let i = 0; i < 4; i++) many.push(buf(encodeChunks(i, sampleFile(2 * CHUNK_BYTES, i + 1))[0]!));
+    expect(() => many.push(buf(encodeChunks(4, sampleFile(2 * CHUNK_BYTES, 9))[0]!))).toThrow(/more than 4 pieces under way/);
     const odd = encodeChunks(1, new Uint8Array(10));
     odd[0]![0] = 2;
     expect(() => new Reassembly().push(buf(odd[0]!))).toThrow(/unknown kind 2/);

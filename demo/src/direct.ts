@@ -20,8 +20,11 @@ const HEADER = 1 + 4 + 4 + 4;
 const KIND_CHUNK = 1;
 /** Largest piece the reassembly takes (the exchange's MAX_PIECE_SIZE). */
 const MAX_PIECE = 512 * 1024;
-/** Pieces being reassembled per channel at most. */
-const MAX_PARTIAL = 64;
+/**
+ * Pieces being reassembled per channel at most. A seeder sends a piece's chunks one after another
+ * on an ordered channel, so one is under way at a time; this bounds what a peer can make us hold.
+ */
+const MAX_PARTIAL = 4;
 /** Peers with a direct channel at most (each costs a connection). */
 const MAX_PEERS = 32;
 /** Above this many bytes queued in a channel, sending waits for it to drain. */

@@ -6,43 +6,15 @@
  * the reason, where the money is and what she can do. She dismisses it (the iframe is hidden
  * again), then does what it says: closes the channel, which ends it with nothing on chain.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Browser, type Page, expect, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { JsonRpcProvider, getAddress, id as topicOf } from 'ethers';
-import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
+import { config } from './chain.ts';
+import { type User, proposedTo, status, user } from './direct.ts';
 import { answerDialog, wallet, walletIframe } from './support.ts';
 
-type Config = { rpcUrl: string; adjudicator: string; relayUrl: string };
-const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;
 const hex = (n: bigint) => `0x${n.toString(16)}` as `0x${string}`;
 
 test.describe.configure({ timeout: 120_000 });
-
-interface User {
-  page: Page;
-  address: string;
-}
-
-/** A user: a fresh browser context on a dapp site, wallet connected and on the relay. */
-async function user(browser: Browser, site: 'A' | 'B'): Promise<User> {
-  const page = await (await browser.newContext()).newPage();
-  const base = site === 'A' ? E2E_DAPP_A_URL : E2E_DAPP_B_URL;
-  await page.goto(`${base}/?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}`);
-  await page.evaluate(() => window.dapp.connect());
-  const accounts = page.evaluate(() => window.dapp.client!.requestAccounts());
-  await answerDialog(page, 'connect-approve');
-  const [address] = await accounts;
-  await page.evaluate(() => window.dapp.connectRelay());
-  return { page, address: address! };
-}
-
-const status = (u: User, channelId: string) => u.page.evaluate((channelId) => window.dapp.client!.getChannel({ channelId: channelId as `0x${string}` }).then((c) => c.status), channelId);
-
-async function proposedTo(u: User): Promise<string> {
-  await expect.poll(() => u.page.evaluate(() => window.dapp.notifications.filter((n) => n.method === 'channel_proposed').length)).toBeGreaterThan(0);
-  return u.page.evaluate(() => (window.dapp.notifications.filter((n) => n.method === 'channel_proposed').at(-1)!.params as { channelId: string }).channelId);
-}
 
 const failures = (u: User, channelId: string) =>
   u.page.evaluate(

@@ -16,8 +16,10 @@ export interface User {
   address: string;
 }
 
-/** A user: a fresh browser context on a dapp site, wallet connected and on the relay. */
-/** `via`: who carries the wallet's protocol messages to the relay (see the dapp's connectRelay). */
+/**
+ * A user: a fresh browser context on a dapp site, wallet connected and on the relay. `via`: who
+ * carries the wallet's protocol messages to the relay (see the dapp's connectRelay).
+ */
 export async function user(browser: Browser, site: 'A' | 'B', via: 'wallet' | 'page' = 'wallet'): Promise<User> {
   const context = await browser.newContext();
   const page = await context.newPage();

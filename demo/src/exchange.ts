@@ -17,6 +17,7 @@
  * the wallet in the browser.
  */
 import { sha256 } from '@noble/hashes/sha256';
+import { bytesToHex } from '../../core/src/hex.ts';
 
 export type Hex = `0x${string}`;
 
@@ -40,13 +41,7 @@ export interface Terms {
 export const MAX_PIECE_SIZE = 512 * 1024;
 export const MAX_PIECES = 1 << 16;
 
-export function toHex(bytes: Uint8Array): Hex {
-  let s = '0x';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s as Hex;
-}
-
-export const hashBytes = (bytes: Uint8Array): Hex => toHex(sha256(bytes));
+export const hashBytes = (bytes: Uint8Array): Hex => bytesToHex(sha256(bytes));
 
 export function pieceCount(size: number, pieceSize: number): number {
   return Math.ceil(size / pieceSize);

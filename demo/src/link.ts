@@ -7,7 +7,7 @@
  * holding money): its address is the page's peer id. Pieces, requests and offers travel between
  * peer ids; vouchers travel between wallet addresses. The two never meet on one connection.
  */
-import type { Bytes32 } from '../../core/src/hex.ts';
+import { type Bytes32, bytesToHex, hexToBytes } from '../../core/src/hex.ts';
 import { signRelayLogin } from '../../core/src/relay-login.ts';
 import { PrivateKey } from '../../core/src/signature.ts';
 import { relayOriginOf } from '../../sdk-client/src/relay.ts';
@@ -108,7 +108,7 @@ export function encodePieceFrame(to: Hex, index: number, data: Uint8Array): Uint
   if (!ADDRESS.test(to)) throw new TypeError(`piece for ${to}: expected a lower-case address`);
   if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new RangeError(`piece index ${index}: expected 0 to 2^32-1`);
   const frame = new Uint8Array(ADDRESS_BYTES + PIECE_HEADER + data.length);
-  for (let i = 0; i < ADDRESS_BYTES; i++) frame[i] = parseInt(to.slice(2 + 2 * i, 4 + 2 * i), 16);
+  frame.set(hexToBytes(to));
   frame[ADDRESS_BYTES] = KIND_PIECE;
   new DataView(frame.buffer).setUint32(ADDRESS_BYTES + 1, index);
   frame.set(data, ADDRESS_BYTES + PIECE_HEADER);
@@ -119,11 +119,10 @@ export function encodePieceFrame(to: Hex, index: number, data: Uint8Array): Uint
 export function decodeBinaryFrame(frame: ArrayBuffer): { from: Hex; message: Extract<DemoMessage, { t: 'piece' }> } {
   if (frame.byteLength < ADDRESS_BYTES + PIECE_HEADER) throw new TypeError(`binary frame: ${frame.byteLength} bytes, too short for a piece`);
   const bytes = new Uint8Array(frame);
-  let from = '0x';
-  for (let i = 0; i < ADDRESS_BYTES; i++) from += bytes[i]!.toString(16).padStart(2, '0');
+  const from = bytesToHex(bytes, 0, ADDRESS_BYTES);
   if (bytes[ADDRESS_BYTES] !== KIND_PIECE) throw new TypeError(`binary frame from ${from}: unknown kind ${bytes[ADDRESS_BYTES]}`);
   const index = new DataView(frame).getUint32(ADDRESS_BYTES + 1);
-  return { from: from as Hex, message: { t: 'piece', index, data: bytes.subarray(ADDRESS_BYTES + PIECE_HEADER) } };
+  return { from, message: { t: 'piece', index, data: bytes.subarray(ADDRESS_BYTES + PIECE_HEADER) } };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { bytesToHex } from '../../core/src/hex.ts';
 import type { Hex } from './exchange.ts';
 
 /**
@@ -5,8 +6,5 @@ import type { Hex } from './exchange.ts';
  * and the whole file with it (the exchange's own JS sha256 is ~30 MB/s on the page's thread).
  */
 export async function webSha256(bytes: Uint8Array): Promise<Hex> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  let hex = '0x';
-  for (const b of digest) hex += b.toString(16).padStart(2, '0');
-  return hex as Hex;
+  return bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)));
 }

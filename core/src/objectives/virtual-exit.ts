@@ -63,22 +63,26 @@ export interface VirtualTarget extends ExitTarget {
   reclaimed: boolean;
 }
 
+/** The adjudicator's `ReclaimArgs`, with the outcomes decoded. */
+export interface ReclaimArgs {
+  sourceChannelId: Bytes32;
+  sourceStateHash: Bytes32;
+  sourceOutcome: Exit;
+  sourceAssetIndex: number;
+  indexOfTargetInSource: number;
+  targetStateHash: Bytes32;
+  targetOutcome: Exit;
+  targetAssetIndex: number;
+}
+
 /** A transaction of the exit, as the engine submits it (after checking the status says it is still needed). */
 export type ExitTransaction =
   | { type: 'challenge'; channelId: Bytes32; candidate: SignedState; proof: SignedState[]; challengerSig: Signature }
-  | {
+  | ({
       type: 'reclaim';
       /** The V whose guarantee is reclaimed. */
       channelId: Bytes32;
-      sourceChannelId: Bytes32;
-      sourceStateHash: Bytes32;
-      sourceOutcome: Exit;
-      sourceAssetIndex: number;
-      indexOfTargetInSource: number;
-      targetStateHash: Bytes32;
-      targetOutcome: Exit;
-      targetAssetIndex: number;
-    }
+    } & ReclaimArgs)
   | { type: 'transfer'; channelId: Bytes32; outcome: Exit; stateHash: Bytes32 };
 
 export type ExitStage = 'challenging' | 'waiting' | 'reclaiming' | 'withdrawing' | 'withdrawn' | 'failed';

@@ -1,4 +1,5 @@
 import type { Address, Bytes32, Exit, Hex, Signature, SignedState } from '../../../core/src/index.ts';
+import type { ReclaimArgs } from '../../../core/src/objectives/virtual-exit.ts';
 
 /** What the engine keeps of a mined transaction. */
 export interface TxReceiptInfo {
@@ -73,17 +74,7 @@ export interface OnChainStatus {
   blockTimestamp: number;
 }
 
-/** The adjudicator's `ReclaimArgs`, with the outcomes decoded. */
-export interface ReclaimArgs {
-  sourceChannelId: Bytes32;
-  sourceStateHash: Bytes32;
-  sourceOutcome: Exit;
-  sourceAssetIndex: number;
-  indexOfTargetInSource: number;
-  targetStateHash: Bytes32;
-  targetOutcome: Exit;
-  targetAssetIndex: number;
-}
+export type { ReclaimArgs };
 
 export interface WatchOptions {
   /**

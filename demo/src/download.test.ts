@@ -1,34 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Download } from './download.ts';
 import { type Hex, makeManifest, sampleFile } from './exchange.ts';
-import type { DataLink, DemoMessage } from './link.ts';
 import { Seeder } from './seeder.ts';
+import { Net, peer } from './testing.ts';
 
-/** Pages joined by an in-memory relay: each message is delivered on a later task, like the hub's. */
-class Net {
-  readonly #inboxes = new Map<Hex, (from: Hex, m: DemoMessage) => void>();
-  /** Peers whose messages stop reaching anyone once they have sent this many pieces. */
-  readonly muteAfter = new Map<Hex, number>();
-  readonly #piecesSent = new Map<Hex, number>();
-
-  link(peerId: Hex): DataLink {
-    const handlers: ((from: Hex, m: DemoMessage) => void)[] = [];
-    this.#inboxes.set(peerId, (from, m) => handlers.forEach((h) => h(from, m)));
-    return {
-      peerId,
-      send: (to, message) => {
-        if (message.t === 'piece') this.#piecesSent.set(peerId, (this.#piecesSent.get(peerId) ?? 0) + 1);
-        if ((this.#piecesSent.get(peerId) ?? 0) > (this.muteAfter.get(peerId) ?? Infinity)) return;
-        setTimeout(() => this.#inboxes.get(to as Hex)?.(peerId, message));
-      },
-      onMessage: (h) => void handlers.push(h),
-      onError: () => {},
-      close: () => {},
-    };
-  }
-}
-
-const peer = (n: number) => `0x${n.toString(16).padStart(40, '0')}` as Hex;
 const HUB = peer(0xbeef);
 
 function freeSeeders(net: Net, ids: Hex[], file: Uint8Array) {

@@ -7,6 +7,8 @@ import type { WalletClient } from '../../sdk-client/src/index.ts';
 import { type Hex, type Manifest, SeederSession, pieceOf } from './exchange.ts';
 import type { DataLink, DemoMessage } from './link.ts';
 
+type VirtualChannel = Awaited<ReturnType<WalletClient['getVirtualChannel']>>;
+
 export interface LeecherView {
   peer: Hex;
   wallet: Hex;
@@ -28,6 +30,8 @@ export interface SeederOptions {
   manifest: Manifest;
   pricePerByte: bigint;
   buffer: number;
+  /** How long a channel a leecher names may still be funding at our wallet. Default 10 s. */
+  fundingWaitMs?: number;
   onChange?: () => void;
   onError?: (message: string) => void;
 }
@@ -135,7 +139,7 @@ export class Seeder {
   async #checkChannel(from: Hex, peer: Peer, channelId: Hex): Promise<void> {
     const o = this.#o;
     try {
-      const v = await o.wallet!.getVirtualChannel({ channelId });
+      const v = await this.#funded(channelId);
       const problem =
         v.payee.toLowerCase() !== o.walletAddress ? 'it does not pay this seeder' : v.payer.toLowerCase() !== peer.view.wallet ? 'its payer is not the wallet you said hello with' : v.hub.toLowerCase() !== o.hub ? 'it is not through this hub' : v.status !== 'running' ? `it is ${v.status}` : undefined;
       if (problem) throw new Error(`channel ${channelId}: ${problem}`);
@@ -149,6 +153,31 @@ export class Seeder {
       this.#changed();
     } catch (e) {
       this.#fail(from, `the channel was not accepted: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The channel as our wallet holds it, once its funding has ended there. The leecher's wallet
+   * may be done with the funding a moment before ours (each is done when it holds all three
+   * postfund signatures, and ours may be the last to arrive), so 'funding' is waited out, for
+   * `fundingWaitMs` at most.
+   */
+  async #funded(channelId: Hex): Promise<VirtualChannel> {
+    const wallet = this.#o.wallet!;
+    let settle: ((v: VirtualChannel) => void) | undefined;
+    const updated = new Promise<VirtualChannel>((resolve) => (settle = resolve));
+    const unsubscribe = wallet.on('virtual_updated', (v) => {
+      if (v.channelId.toLowerCase() === channelId.toLowerCase() && v.status !== 'funding') settle!(v);
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const v = await wallet.getVirtualChannel({ channelId });
+      if (v.status !== 'funding') return v;
+      const late = new Promise<VirtualChannel>((resolve) => (timer = setTimeout(() => resolve(v), this.#o.fundingWaitMs ?? 10_000)));
+      return await Promise.race([updated, late]);
+    } finally {
+      clearTimeout(timer);
+      unsubscribe();
     }
   }
 

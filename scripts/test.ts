@@ -13,7 +13,14 @@ const VITEST_REPORT = join(ROOT, '.local', 'vitest-results.json');
 const PLAYWRIGHT_REPORT = join(ROOT, '.local', 'e2e-results.json');
 
 type StepResult = { name: string; code: number; ms: number };
-type VitestFile = { status?: string; assertionResults?: { status?: string }[] };
+type VitestFile = { name?: string; status?: string; message?: string; assertionResults?: { status?: string; fullName?: string; failureMessages?: string[] }[] };
+type PlaywrightSuite = {
+  file?: string;
+  specs?: { title?: string; line?: number; tests?: { results?: { status?: string; error?: { message?: string } }[] }[] }[];
+  suites?: PlaywrightSuite[];
+};
+/** A failed test and why, shown again just above the summary: CI keeps only a log's tail. */
+type Failure = { title: string; message: string };
 type Check = { name: string; passed: number; failed: number; note: string };
 
 function run(name: string, cmd: string, args: string[]): Promise<StepResult> {
@@ -77,6 +84,44 @@ function vitestCheck(step: StepResult): Check {
   return { name: 'unit tests (vitest)', passed, failed, note: notes.join(', ') };
 }
 
+/** The failed tests in both reports, with the first lines of each one's error. */
+function failures(): Failure[] {
+  const out: Failure[] = [];
+  const vitest = readJson(VITEST_REPORT) as { testResults?: VitestFile[] } | undefined;
+  for (const file of vitest?.testResults ?? []) {
+    const name = (file.name ?? '').startsWith(ROOT) ? file.name!.slice(ROOT.length) : (file.name ?? '');
+    const failed = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
+    for (const a of failed) out.push({ title: `${name} › ${a.fullName ?? ''}`, message: (a.failureMessages ?? []).join('\n') });
+    if (file.status === 'failed' && failed.length === 0) out.push({ title: name, message: file.message ?? '' });
+  }
+  const playwright = readJson(PLAYWRIGHT_REPORT) as { suites?: PlaywrightSuite[]; errors?: { message?: string }[] } | undefined;
+  const walk = (suite: PlaywrightSuite): void => {
+    for (const spec of suite.specs ?? []) {
+      for (const test of spec.tests ?? []) {
+        const bad = (test.results ?? []).filter((r) => r.status !== 'passed' && r.status !== 'skipped');
+        for (const r of bad) out.push({ title: `${suite.file ?? ''}:${spec.line ?? ''} › ${spec.title ?? ''} (${r.status})`, message: r.error?.message ?? '' });
+      }
+    }
+    for (const child of suite.suites ?? []) walk(child);
+  };
+  for (const suite of playwright?.suites ?? []) walk(suite);
+  for (const e of playwright?.errors ?? []) out.push({ title: 'playwright, outside tests', message: e.message ?? '' });
+  return out;
+}
+
+function printFailures(list: Failure[]): void {
+  if (list.length === 0) return;
+  console.log('\n━━━ Failed tests');
+  for (const f of list.slice(0, 10)) {
+    console.log(`  ✘ ${f.title}`);
+    // eslint-disable-next-line no-control-regex
+    const lines = f.message.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l.trim() !== '');
+    for (const line of lines.slice(0, 14)) console.log(`      ${line}`);
+    if (lines.length > 14) console.log(`      … ${lines.length - 14} more line(s)`);
+  }
+  if (list.length > 10) console.log(`  … and ${list.length - 10} more failed test(s)`);
+}
+
 function playwrightCheck(step: StepResult | undefined): Check {
   const name = 'e2e tests (playwright)';
   if (!step) return { name, passed: 0, failed: 1, note: 'not run: Chromium is missing; report missing' };
@@ -136,6 +181,7 @@ async function main(): Promise<number> {
   ];
   const steps = new Map([chromium, typecheck, lint, vitest, build, buildSdk, ...(e2e ? [e2e] : [])].map((s) => [s.name, s]));
 
+  printFailures(failures());
   console.log('\n━━━ Summary');
   if (chromium.code !== 0) console.log(`  FAIL  ensure chromium: exit code ${chromium.code}`);
   for (const check of checks) {

@@ -5,11 +5,10 @@
  * what the vouchers prove, the payer the rest. The hub is killed for the test and started again
  * on its store afterwards (other specs use it).
  */
-import { expect, test } from '@playwright/test';
 import { E18, type User, approveBudget, createVirtual, getVirtual, hex, pay, provider, user } from './budgets.ts';
 import { gasPaidAfter } from './chain.ts';
 import { hubState, startHubProcess } from './hub-process.ts';
-import { answerDialog, wallet } from './support.ts';
+import { answerDialog, expect, test, wallet } from './support.ts';
 
 test.describe.configure({ timeout: 240_000 });
 

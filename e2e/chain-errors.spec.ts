@@ -6,11 +6,10 @@
  * the reason, where the money is and what she can do. She dismisses it (the iframe is hidden
  * again), then does what it says: closes the channel, which ends it with nothing on chain.
  */
-import { expect, test } from '@playwright/test';
 import { JsonRpcProvider, getAddress, id as topicOf } from 'ethers';
 import { config } from './chain.ts';
 import { type User, proposedTo, status, user } from './direct.ts';
-import { answerDialog, wallet, walletIframe } from './support.ts';
+import { answerDialog, expect, test, wallet, walletIframe } from './support.ts';
 
 const hex = (n: bigint) => `0x${n.toString(16)}` as `0x${string}`;
 

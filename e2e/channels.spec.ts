@@ -3,10 +3,9 @@
  * their wallets talking through the hub's relay, against a real anvil: open, fund by deposits
  * from both, 100 updates, close, and on-chain balances exact to the wei.
  */
-import { expect, test } from '@playwright/test';
 import { Contract, Interface, JsonRpcProvider, id as topicOf } from 'ethers';
 import { ETH, type User, config, ethBalance, open, proposedTo, reopen, status, user } from './direct.ts';
-import { answerDialog, wallet, walletIframe } from './support.ts';
+import { answerDialog, expect, test, wallet, walletIframe } from './support.ts';
 
 test.describe.configure({ timeout: 120_000 });
 

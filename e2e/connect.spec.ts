@@ -3,8 +3,7 @@
  * `127.0.0.2` (site B) embedding the wallet from `127.0.0.1`, in Debian Chromium with storage
  * partitioning on, as in production.
  */
-import { expect, test } from '@playwright/test';
-import { answerDialog, call, DAPP_A, DAPP_B, mountWallet, openDapp, requestAccounts, wallet, WALLET_ORIGIN, walletFrame, walletIframe } from './support.ts';
+import { answerDialog, call, DAPP_A, DAPP_B, expect, mountWallet, openDapp, requestAccounts, test, wallet, WALLET_ORIGIN, walletFrame, walletIframe } from './support.ts';
 
 test('connect: the user approves in the iframe dialog, which names the site and the wallet address', async ({ page }) => {
   await openDapp(page, 'A');

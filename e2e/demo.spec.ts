@@ -5,10 +5,10 @@
  * from both seeders, paying per piece through one virtual channel per seeder; then the bytes,
  * the payments, the channels, the budgets and the on-chain withdrawals are checked to the wei.
  */
-import { type Browser, type BrowserContext, type Page, expect, test } from '@playwright/test';
+import { type Browser, type Page } from '@playwright/test';
 import { config, gasPaidAfter, provider } from './chain.ts';
 import { E2E_DEMO_A_URL, E2E_DEMO_B_URL, E2E_WALLET_URL } from './paths.ts';
-import { answerDialog, wallet } from './support.ts';
+import { answerDialog, expect, test, wallet } from './support.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
@@ -16,15 +16,8 @@ const SIZE = 10 * 1024 * 1024;
 const PRICE = 1_000_000_000n; // wei per byte, the seeder page's default
 const E18 = 10n ** 18n;
 
-/** Each test's browser contexts, closed after it so their wallets do not keep working through later specs. */
-const contexts: BrowserContext[] = [];
-test.afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
-
 async function openDemo(browser: Browser, site: 'A' | 'B', role: 'seed' | 'leech', extra = ''): Promise<Page> {
   const context = await browser.newContext();
-  contexts.push(context);
   const page = await context.newPage();
   const base = site === 'A' ? E2E_DEMO_A_URL : E2E_DEMO_B_URL;
   await page.goto(`${base}/${role}.html?wallet=${encodeURIComponent(`${E2E_WALLET_URL}/`)}&relay=${encodeURIComponent(config().relayUrl)}${extra}`);
@@ -42,6 +35,28 @@ async function connectAndBudget(page: Page, eth: string): Promise<`0x${string}`>
   await answerDialog(page, 'budget-approve');
   await expect(page.getByTestId('budget-status')).toHaveText('running', { timeout: 60_000 });
   return ((await page.getByTestId('wallet-status').textContent())!.split(' ').at(-1)!.toLowerCase()) as `0x${string}`;
+}
+
+/**
+ * Waits for the leecher's download to end. A failure fails the test at once, and a download that
+ * does not end in time fails it, with the page's log and the seeders' rows either way: a CI log
+ * keeps only that.
+ */
+async function downloaded(leecher: Page, seeders: Page[], timeout: number): Promise<void> {
+  const ended = await leecher
+    .waitForFunction(() => window.leechDemo.result !== null || window.leechDemo.error !== null, null, { timeout, polling: 250 })
+    .then(() => true, () => false);
+  const state = await leecher.evaluate(() => ({
+    error: window.leechDemo.error,
+    done: window.leechDemo.result !== null,
+    got: window.leechDemo.download?.bytesReceived ?? 0,
+    seeders: [...(window.leechDemo.download?.views.values() ?? [])].map((v) => `${v.peer} ${v.path} ${v.status}: ${v.pieces} piece(s), paid ${v.paid}, ahead ${v.ahead}`),
+    log: document.querySelector<HTMLElement>('[data-testid="log"]')?.innerText ?? '',
+  }));
+  if (state.done) return;
+  const seederLogs = await Promise.all(seeders.filter((p) => !p.isClosed()).map((p) => p.evaluate(() => document.querySelector<HTMLElement>('[data-testid="log"]')?.innerText ?? '').catch(() => '')));
+  const why = ended ? `the download failed: ${state.error}` : `the download did not end in ${timeout / 1000} s (${state.got} bytes in)`;
+  throw new Error(`${why}\nseeders:\n  ${state.seeders.join('\n  ')}\nlog:\n${state.log.slice(-3000)}${seederLogs.map((l, i) => `\nseeder page ${i + 1}'s log:\n${l.slice(-1500)}`).join('')}`);
 }
 
 const seedState = (page: Page) => page.evaluate(() => ({ file: window.seedDemo.file, received: window.seedDemo.received, earned: window.seedDemo.seeder?.earned.toString() }));
@@ -75,7 +90,7 @@ test('a leecher downloads a 10 MiB file from two seeders, paying per piece: byte
   await leecher.getByTestId('seeders').fill(ids.join('\n'));
   await leecher.getByTestId('buffer').fill('4');
   await leecher.getByTestId('download').click();
-  await expect.poll(() => leecher.evaluate(() => window.leechDemo.result ?? window.leechDemo.error), { timeout: 180_000 }).toMatchObject({ size: SIZE });
+  await downloaded(leecher, seeders, 180_000);
   const result = (await leecher.evaluate(() => window.leechDemo.result))!;
   await expect(leecher.getByTestId('result')).toContainText('matches');
   await expect(leecher.getByTestId('progress')).toHaveAttribute('style', /width: 100%/);
@@ -174,7 +189,7 @@ test('a seeder whose page closes mid-download is dropped: the leecher finishes f
   await seeders[1]!.close();
 
   // After 15 s of silence B is taken for gone and A serves the rest; the file is whole.
-  await expect.poll(() => leecher.evaluate(() => window.leechDemo.result ?? window.leechDemo.error), { timeout: 90_000 }).toMatchObject({ size: SIZE });
+  await downloaded(leecher, seeders, 90_000);
   const result = (await leecher.evaluate(() => window.leechDemo.result))!;
   expect(result.sha256).toBe((await seedState(seeders[0]!)).file!.sha256);
   await expect(leecher.getByTestId('log')).toContainText(`seeder ${b} sent nothing for 15 s`);
@@ -221,7 +236,7 @@ test('with ?direct=1 the pieces travel over WebRTC data channels signalled throu
   }
   await leecher.getByTestId('seeders').fill(ids.join('\n'));
   await leecher.getByTestId('download').click();
-  await expect.poll(() => leecher.evaluate(() => window.leechDemo.result ?? window.leechDemo.error), { timeout: 120_000 }).toMatchObject({ size: SIZE });
+  await downloaded(leecher, seeders, 120_000);
   const result = (await leecher.evaluate(() => window.leechDemo.result))!;
   expect(result.sha256).toBe((await seedState(seeders[0]!)).file!.sha256);
   expect(result.direct).toBe(40);

@@ -4,10 +4,9 @@
  * paid out on chain once the challenge period is over — with no step of their own after the
  * approval. A real anvil; its clock is moved forward instead of waiting out the period.
  */
-import { expect, test } from '@playwright/test';
 import { gasPaidAfter, provider } from './chain.ts';
 import { ETH, ethBalance, open, user } from './direct.ts';
-import { answerDialog, wallet } from './support.ts';
+import { answerDialog, expect, test, wallet } from './support.ts';
 
 test.describe.configure({ timeout: 120_000 });
 

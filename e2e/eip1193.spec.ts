@@ -8,11 +8,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type Page, expect, test } from '@playwright/test';
+import { type Browser, type Page } from '@playwright/test';
 import { Contract, JsonRpcProvider, Wallet, id as topicOf } from 'ethers';
 import { ANVIL_KEYS } from '../chain/anvil.ts';
 import { E2E_CHAIN_CONFIG, E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL, REPO_ROOT } from './paths.ts';
-import { answerDialog } from './support.ts';
+import { answerDialog, expect, test } from './support.ts';
 
 type Config = { rpcUrl: string; adjudicator: string; relayUrl: string };
 const config = (): Config => JSON.parse(readFileSync(join(REPO_ROOT, E2E_CHAIN_CONFIG), 'utf8')) as Config;

@@ -1,5 +1,21 @@
-import { type Frame, type Page, expect } from '@playwright/test';
+import { type Frame, type Page, test as base, expect } from '@playwright/test';
 import { E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL } from './paths.ts';
+
+/**
+ * Playwright's `test` for every spec: when a test ends, every browser context it opened is closed.
+ * A user's wallet left open would go on working (on the CPU, the hub and the chain) through the
+ * specs after it.
+ */
+export const test = base.extend<{ closeContexts: void }>({
+  closeContexts: [
+    async ({ browser }, use) => {
+      await use();
+      await Promise.all(browser.contexts().map((c) => c.close()));
+    },
+    { auto: true },
+  ],
+});
+export { expect };
 
 export const WALLET_ORIGIN = new URL(E2E_WALLET_URL).origin;
 export const DAPP_A = new URL(E2E_DAPP_A_URL).origin;

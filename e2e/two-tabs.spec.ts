@@ -5,11 +5,11 @@
  * the second takes over and carries on with the channels — against a real anvil, with the
  * counterparty in its own context on another site and both wallets on the hub's relay.
  */
-import { type Browser, type Page, expect, test } from '@playwright/test';
+import { type Browser, type Page } from '@playwright/test';
 import { Contract, id as topicOf } from 'ethers';
 import { config, provider as chainProvider } from './chain.ts';
 import { E2E_DAPP_A_URL, E2E_DAPP_B_URL, E2E_WALLET_URL } from './paths.ts';
-import { answerDialog, wallet, walletFrame } from './support.ts';
+import { answerDialog, expect, test, wallet, walletFrame } from './support.ts';
 
 const ETH = '0x0000000000000000000000000000000000000000';
 const hex = (n: bigint) => `0x${n.toString(16)}` as `0x${string}`;

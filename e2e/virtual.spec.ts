@@ -5,11 +5,10 @@
  * pays and closes with no on-chain transaction at all, and the ledgers, then the withdrawals,
  * match to the wei.
  */
-import { expect, test } from '@playwright/test';
 import { E18, type User, approveBudget, createVirtual, getBudget, getVirtual, hex, open, pay, provider, user } from './budgets.ts';
 import { gasPaidAfter } from './chain.ts';
 import { hubState, restartHub } from './hub-process.ts';
-import { answerDialog } from './support.ts';
+import { answerDialog, expect, test } from './support.ts';
 
 test.describe.configure({ timeout: 240_000 });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test } from '@playwright/test';
 import { E2E_CHAIN_CONFIG, REPO_ROOT } from './paths.ts';
+import { expect, test } from './support.ts';
 
 type ChainConfigFile = { rpcUrl: string; chainId: number; adjudicator: string };
 

@@ -5,8 +5,10 @@
  * from both seeders, paying per piece through one virtual channel per seeder; then the bytes,
  * the payments, the channels, the budgets and the on-chain withdrawals are checked to the wei.
  */
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { type Browser, type Page } from '@playwright/test';
 import { config, gasPaidAfter, provider } from './chain.ts';
+import { E2E_HUB_LOG } from './hub-process.ts';
 import { E2E_DEMO_A_URL, E2E_DEMO_B_URL, E2E_WALLET_URL } from './paths.ts';
 import { answerDialog, expect, test, wallet } from './support.ts';
 
@@ -37,10 +39,16 @@ async function connectAndBudget(page: Page, eth: string): Promise<`0x${string}`>
   return ((await page.getByTestId('wallet-status').textContent())!.split(' ').at(-1)!.toLowerCase()) as `0x${string}`;
 }
 
+/** Where the hub's log stood when the test began. */
+let hubLogAtStart = 0;
+test.beforeEach(() => {
+  hubLogAtStart = existsSync(E2E_HUB_LOG) ? statSync(E2E_HUB_LOG).size : 0;
+});
+
 /**
  * Waits for the leecher's download to end. A failure fails the test at once, and a download that
- * does not end in time fails it, with the page's log and the seeders' rows either way: a CI log
- * keeps only that.
+ * does not end in time fails it, with the pages' logs, the seeders' rows and the hub's
+ * complaints either way: a CI log keeps only that.
  */
 async function downloaded(leecher: Page, seeders: Page[], timeout: number): Promise<void> {
   const ended = await leecher
@@ -55,8 +63,9 @@ async function downloaded(leecher: Page, seeders: Page[], timeout: number): Prom
   }));
   if (state.done) return;
   const seederLogs = await Promise.all(seeders.filter((p) => !p.isClosed()).map((p) => p.evaluate(() => document.querySelector<HTMLElement>('[data-testid="log"]')?.innerText ?? '').catch(() => '')));
+  const hubTrouble = readFileSync(E2E_HUB_LOG).subarray(hubLogAtStart).toString().split('\n').filter((l) => /rejected|dropped|error|not-connected|rate-limited/.test(l)).slice(-20);
   const why = ended ? `the download failed: ${state.error}` : `the download did not end in ${timeout / 1000} s (${state.got} bytes in)`;
-  throw new Error(`${why}\nseeders:\n  ${state.seeders.join('\n  ')}\nlog:\n${state.log.slice(-3000)}${seederLogs.map((l, i) => `\nseeder page ${i + 1}'s log:\n${l.slice(-1500)}`).join('')}`);
+  throw new Error(`${why}\nseeders:\n  ${state.seeders.join('\n  ')}\nlog:\n${state.log.slice(-3000)}${seederLogs.map((l, i) => `\nseeder page ${i + 1}'s log:\n${l.slice(-1500)}`).join('')}\nthe hub's log, its troubles in this test:\n${hubTrouble.join('\n') || '(none)'}`);
 }
 
 const seedState = (page: Page) => page.evaluate(() => ({ file: window.seedDemo.file, received: window.seedDemo.received, earned: window.seedDemo.seeder?.earned.toString() }));

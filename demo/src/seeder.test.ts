@@ -31,13 +31,22 @@ class SeederWallet {
     return () => set.delete(listener);
   }
 
+  /** While set, virtual_get waits for it (the answer reflects the channel as it was asked). */
+  hold: Promise<void> | undefined;
+
   async getVirtualChannel(): Promise<VirtualChannel> {
-    return { ...this.channel };
+    const answer = { ...this.channel };
+    await this.hold;
+    return answer;
   }
 
   fundingEnds(): void {
     this.channel.status = 'running';
-    for (const l of this.#listeners.get('virtual_updated') ?? []) l({ ...this.channel });
+    this.emit('virtual_updated', { ...this.channel });
+  }
+
+  emit(name: string, params: unknown): void {
+    for (const l of this.#listeners.get(name) ?? []) l(params);
   }
 
   get listeners(): number {
@@ -86,6 +95,27 @@ describe('a seeder checking the channel a leecher names', () => {
     expect(await next()).toEqual({ t: 'error', message: `the channel was not accepted: channel ${CHANNEL}: it is funding` });
     expect(errors).toHaveLength(1);
     expect(wallet.listeners).toBe(2);
+  });
+
+  it('counts a payment the wallet reported before it answered the check', async () => {
+    const wallet = new SeederWallet('running');
+    let answer!: () => void;
+    wallet.hold = new Promise((resolve) => (answer = resolve));
+    const { send, next } = setup(wallet);
+    send({ t: 'hello', wallet: LEECHER_WALLET });
+    await next();
+    send({ t: 'open', channelId: CHANNEL });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // One piece (1 KiB at 1 wei a byte) is paid while the check's answer is on its way.
+    wallet.emit('payment_received', { channelId: CHANNEL, from: LEECHER_WALLET, amount: '0x400', total: '0x400' });
+    answer();
+    expect(await next()).toEqual({ t: 'ready', channelId: CHANNEL });
+    send({ t: 'request', pieces: [0, 1, 2, 3, 4] });
+    // The buffer (two pieces) beyond the one paid: three pieces.
+    const sent = [(await next()) as Extract<DemoMessage, { t: 'piece' }>, (await next()) as Extract<DemoMessage, { t: 'piece' }>, (await next()) as Extract<DemoMessage, { t: 'piece' }>];
+    expect(sent.map((m) => [m.t, m.index])).toEqual([['piece', 0], ['piece', 1], ['piece', 2]]);
+    send({ t: 'hello', wallet: LEECHER_WALLET }); // anything: the next message is its answer, not a fourth piece
+    expect((await next()).t).toBe('offer');
   });
 
   it('refuses at once a running channel that pays another wallet', async () => {

@@ -149,7 +149,12 @@ export class Seeder {
       peer.session ??= new SeederSession(o.manifest, { pricePerByte: o.pricePerByte, buffer: o.buffer });
       this.#byChannel.set(channelId, peer);
       o.link.send(from, { t: 'ready', channelId });
-      this.#onPaid(channelId, BigInt(v.paid));
+      // What was paid, also by payments heard of before the channel was accepted.
+      const known = this.#paid.get(channelId) ?? 0n;
+      const total = BigInt(v.paid) > known ? BigInt(v.paid) : known;
+      this.#paid.set(channelId, total);
+      peer.view.paid = total;
+      this.#send(from, peer, peer.session.onPaid(total).map((a) => a.piece));
       this.#changed();
     } catch (e) {
       this.#fail(from, `the channel was not accepted: ${(e as Error).message}`);

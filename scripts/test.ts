@@ -116,8 +116,8 @@ function printFailures(list: Failure[]): void {
     console.log(`  ✘ ${f.title}`);
     // eslint-disable-next-line no-control-regex
     const lines = f.message.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l.trim() !== '');
-    for (const line of lines.slice(0, 14)) console.log(`      ${line}`);
-    if (lines.length > 14) console.log(`      … ${lines.length - 14} more line(s)`);
+    for (const line of lines.slice(0, 8)) console.log(`      ${line}`);
+    if (lines.length > 8) console.log(`      … ${lines.length - 8} more line(s), in the step's output above`);
   }
   if (list.length > 10) console.log(`  … and ${list.length - 10} more failed test(s)`);
 }

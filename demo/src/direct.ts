@@ -135,7 +135,8 @@ export function withDirectChannels(relay: DataLink, rtc: typeof RTCPeerConnectio
     const reassembly = new Reassembly();
     channel.onopen = () => p.resolveOpened(true);
     channel.onclose = () => {
-      // Back to the relay: what was queued for the channel goes there.
+      // Later pieces go over the relay. Chunks still queued for the channel are lost with it: the
+      // leecher gets those pieces from another seeder once it takes this one for gone.
       if (peers.get(peer) === p) peers.delete(peer);
       p.resolveOpened(false);
       p.pc.close();

@@ -143,14 +143,7 @@ export class Download {
       if (refused) {
         // Nothing was paid: the channels that did open go back to the budget (in the background:
         // a seeder that did not answer may be gone, and its channel closes when it is back).
-        void Promise.all(
-          Object.entries(channels).map(([peer, channelId]) =>
-            o.wallet!.closeVirtualChannel({ channelId }).then(
-              (v) => this.#view(peer as Hex, { status: v.status }),
-              (e: Error) => o.onError?.(`closing the unused channel to seeder ${peer} failed: ${e.message}`),
-            ),
-          ),
-        );
+        for (const [peer, channelId] of Object.entries(channels)) void this.#close(peer as Hex, channelId, 'the unused channel');
         throw refused.reason;
       }
     }
@@ -195,18 +188,23 @@ export class Download {
         if (!this.gone.has(peer)) o.link.send(peer, { t: 'bye' });
         if (!channels[peer]) return this.#view(peer, { status: this.gone.has(peer) ? this.views.get(peer)!.status : 'done' });
         this.#view(peer, { status: this.gone.has(peer) ? 'closing (when the seeder is back)' : 'closing' });
-        const closed = o.wallet!.closeVirtualChannel({ channelId: channels[peer] }).then(
-          (v) => this.#view(peer, { status: v.status }),
-          (e: Error) => {
-            this.#view(peer, { status: `close failed: ${e.message}` });
-            o.onError?.(`closing the channel to seeder ${peer} failed: ${e.message}`);
-          },
-        );
+        const closed = this.#close(peer, channels[peer], 'the channel');
         if (!this.gone.has(peer)) await closed;
       }),
     );
     if (failure !== undefined) throw failure;
     return { file: file!, manifest, pricePerByte: price, paid, channels, ms: this.finishedAt - this.startedAt };
+  }
+
+  /** Closes `channelId` to `peer`; its row shows how that ends, and a failure is reported as closing `what`. */
+  #close(peer: Hex, channelId: Hex, what: string): Promise<void> {
+    return this.#o.wallet!.closeVirtualChannel({ channelId }).then(
+      (v) => this.#view(peer, { status: v.status }),
+      (e: Error) => {
+        this.#view(peer, { status: `close failed: ${e.message}` });
+        this.#o.onError?.(`closing ${what} to seeder ${peer} failed: ${e.message}`);
+      },
+    );
   }
 
   #activeSeeders(): number {

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Exit, channelId as channelIdOf } from '../../core/src/index.ts';
 import { type Crash, CrashFixture, ETH, type RunResult, lower, randomNonce, sameOutcome, split, storedOutcome } from './testing/crash-runner.ts';
-import type { CrashParty } from './testing/crash-world.ts';
+import type { CrashParty, CrashWorld } from './testing/crash-world.ts';
 
 let fx: CrashFixture;
 beforeAll(async () => {
@@ -22,17 +22,26 @@ afterAll(async () => {
   await fx?.stop();
 });
 
-// ---- Scenario 1: a direct channel ---------------------------------------------------------------
-
-/** Alice and Bob open a channel (deposits by both), update it three times, and Bob closes it. */
-async function directScenario(crash?: Crash): Promise<RunResult> {
-  const w = fx.newWorld(crash);
+/**
+ * Alice and Bob in world `w`, each with a wallet store and a funded account, and where the chain
+ * stood (the next block, their balances and nonces) before the world starts.
+ */
+async function aliceAndBob(w: CrashWorld) {
   const alice = await w.party('alice', fx.walletStore());
   const bob = await w.party('bob', fx.walletStore());
   await fx.fund(alice, bob);
   const startBlock = (await fx.rpc.getBlockNumber()) + 1;
   const before = await Promise.all([alice, bob].map((p) => fx.chainFacts(p)));
   await w.start();
+  return { alice, bob, startBlock, before };
+}
+
+// ---- Scenario 1: a direct channel ---------------------------------------------------------------
+
+/** Alice and Bob open a channel (deposits by both), update it three times, and Bob closes it. */
+async function directScenario(crash?: Crash): Promise<RunResult> {
+  const w = fx.newWorld(crash);
+  const { alice, bob, startBlock, before } = await aliceAndBob(w);
   const A = alice.address;
   const B = bob.address;
   const a = 10n ** 16n + 7n;
@@ -88,12 +97,7 @@ const DURATION = 600;
  */
 async function challengeScenario(crash?: Crash): Promise<RunResult> {
   const w = fx.newWorld(crash, { challengePollMs: 50 });
-  const alice = await w.party('alice', fx.walletStore());
-  const bob = await w.party('bob', fx.walletStore());
-  await fx.fund(alice, bob);
-  const startBlock = (await fx.rpc.getBlockNumber()) + 1;
-  const before = await Promise.all([alice, bob].map((p) => fx.chainFacts(p)));
-  await w.start();
+  const { alice, bob, startBlock, before } = await aliceAndBob(w);
   const A = alice.address;
   const B = bob.address;
   const a = 4n * 10n ** 15n + 3n;

@@ -333,9 +333,6 @@ export class Engine {
    */
   readonly stats = { tasks: 0, busyMs: 0 };
 
-  private checkingChallenges = false;
-  private pollingExits = false;
-
   /**
    * Work started from a timer or a callback, which nothing awaits: its failure is logged, never
    * left as an unhandled rejection (which would end a Node process — the hub).
@@ -345,6 +342,16 @@ export class Engine {
       if (this.stopped) return;
       this.log('engine.background-failed', { what, reason: (e instanceof Error ? e.message : String(e)).slice(0, 200) });
     });
+  }
+
+  /** Runs `f` every `ms`, in the background, skipping a tick while the last run (reading the chain, say) is still going. */
+  private everyUnlessBusy(ms: number, what: string, f: () => Promise<unknown>): ReturnType<typeof setInterval> {
+    let busy = false;
+    return setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.background(f().finally(() => (busy = false)), what);
+    }, ms);
   }
 
   /** Runs `f` after everything queued before it; events never interleave. */
@@ -463,17 +470,9 @@ export class Engine {
     const interval = this.deps.resendIntervalMs ?? 2000;
     if (interval > 0) this.resendTimer = setInterval(() => this.background(this.serial(() => this.resendPending()), 'resend'), interval);
     const challengeInterval = this.deps.challengePollIntervalMs ?? 2000;
-    if (challengeInterval > 0) this.challengeTimer = setInterval(() => {
-      if (this.checkingChallenges) return; // the last check is still reading the chain
-      this.checkingChallenges = true;
-      this.background(this.serial(() => this.checkChallenges()).finally(() => (this.checkingChallenges = false)), 'challenge check');
-    }, challengeInterval);
+    if (challengeInterval > 0) this.challengeTimer = this.everyUnlessBusy(challengeInterval, 'challenge check', () => this.serial(() => this.checkChallenges()));
     // Budget exits: their channels' statuses are read outside the queue; what they show comes back as events.
-    if (challengeInterval > 0) this.exitTimer = setInterval(() => {
-      if (this.pollingExits) return;
-      this.pollingExits = true;
-      this.background(this.pollExits().finally(() => (this.pollingExits = false)), 'exit poll');
-    }, challengeInterval);
+    if (challengeInterval > 0) this.exitTimer = this.everyUnlessBusy(challengeInterval, 'exit poll', () => this.pollExits());
   }
 
   /** Stops the engine: timers, chain watching, objectives. Messages arriving afterwards are ignored; payments refused. */
@@ -1197,7 +1196,6 @@ export class Engine {
     });
   }
 
-  /** A ChallengeRegistered or ChallengeCleared event for one of our channels. */
   /** The active budget exit that settles this ledger or virtual channel, if any. */
   private exitOf(channelId: Bytes32): string | undefined {
     for (const [id, a] of this.actors) {
@@ -1208,6 +1206,7 @@ export class Engine {
     return undefined;
   }
 
+  /** A ChallengeRegistered or ChallengeCleared event for one of our channels. */
   private async onDisputeEvent(event: Extract<ChainEvent, { type: 'ChallengeRegistered' | 'ChallengeCleared' }>): Promise<void> {
     const channel = await this.store.getChannel(event.channelId);
     if (!channel) return;

@@ -54,7 +54,14 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
     receive: async (from, message) => (await channels()).engine.receiveMessage(from, message),
     log,
   });
-  let delivered: Promise<void> = Promise.resolve();
+  /** Notifications for this tab's page, in order: each waits for the one before, and goes only if the page's origin is connected. */
+  let toPage: Promise<void> = Promise.resolve();
+  function notifyPage(method: ForwardedNotification, params: unknown): void {
+    toPage = toPage.then(() => permissions.isGranted(peerOrigin)).then(
+      (granted) => void (granted && server.notify(method, params as never)),
+      () => undefined,
+    );
+  }
   // Tabs of this site share the store and the key: one instance (the Web Lock's holder) runs the
   // engine and the relay connection; the others forward to it (wallet/src/leader/).
   const coordinator = new WalletCoordinator({
@@ -104,28 +111,16 @@ export async function startWallet(peerOrigin: string, root: HTMLElement): Promis
       const running = await started?.catch(() => undefined);
       running?.engine.stop();
     },
-    // A follower's dapp hears the leader's engine, as the leader's own dapp does, once connected
-    // (in order: each waits for the one before).
-    deliver: (n) => {
-      delivered = delivered.then(() => permissions.isGranted(peerOrigin)).then(
-        (granted) => void (granted && server.notify(n.method, n.params as never)),
-        () => undefined,
-      );
-    },
+    // A follower's dapp hears the leader's engine, as the leader's own dapp does.
+    deliver: (n) => notifyPage(n.method, n.params),
     log,
   });
   const engine = coordinator.engine;
   /** A notification of this instance's engine: to its own dapp, and to the other instances' (it leads). */
   function engineNotify<N extends ForwardedNotification>(method: N, params: NotificationParams<N>): void {
-    // The engine's news reaches this tab's page only if its origin is connected (as in the
-    // other tabs, see deliver), in order.
-    ownDelivered = ownDelivered.then(() => permissions.isGranted(peerOrigin)).then(
-      (granted) => void (granted && server.notify(method, params)),
-      () => undefined,
-    );
+    notifyPage(method, params);
     coordinator.publish({ method, params } as EngineNotification);
   }
-  let ownDelivered: Promise<void> = Promise.resolve();
   // Challenges on chain: the dialog, the handlers' calls into the engine, the notices (wallet/src/disputes.ts).
   const disputes = walletDisputes({ engine: async () => (await channels()).engine, dialogs, notify: (params) => engineNotify('challenge_updated', params) });
   const handlers = createHandlers({

@@ -149,10 +149,16 @@ export function parseClientFrame(text: string): ClientFrame {
 }
 
 /**
- * Reads the address that heads a binary frame from a client. Throws a FrameError when the frame
- * is too short to hold one.
+ * Splits a binary frame into the address at its head (the recipient's in a frame from a client,
+ * the sender's in one from the relay) and its payload. Throws a FrameError when the frame is too
+ * short to hold an address.
  */
-export function parseBinaryFrame(data: Buffer): { to: string; payload: Buffer } {
+export function parseBinaryFrame(data: Buffer): { address: string; payload: Buffer } {
   if (data.length < ADDRESS_BYTES) throw new FrameError('bad-request', `binary frame: ${data.length} bytes; it must start with the ${ADDRESS_BYTES}-byte address it is for`);
-  return { to: `0x${data.subarray(0, ADDRESS_BYTES).toString('hex')}`, payload: data.subarray(ADDRESS_BYTES) };
+  return { address: `0x${data.subarray(0, ADDRESS_BYTES).toString('hex')}`, payload: data.subarray(ADDRESS_BYTES) };
+}
+
+/** A binary frame: `address`'s 20 bytes, then `payload`. */
+export function binaryFrame(address: string, payload: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(address.slice(2), 'hex'), payload]);
 }

@@ -22,7 +22,7 @@
 import { WebSocket } from 'ws';
 import { PrivateKey, bytesToHex, recoverRelayLogin, signRelayLogin } from '../../../core/src/index.ts';
 import { type FuzzCounts, type Json, Rng, emptyCounts, flipHexBit, mutateJson, mutateText, randomJson, weighted } from '../../../core/src/testing/fuzz.ts';
-import { MAX_FRAME_BYTES, MAX_MESSAGE_CHARS, parseClientFrame, type ServerFrame } from './protocol.ts';
+import { MAX_FRAME_BYTES, MAX_MESSAGE_CHARS, type ServerFrame, binaryFrame, parseBinaryFrame, parseClientFrame } from './protocol.ts';
 import { type Relay, startRelay } from './server.ts';
 
 export interface RelayFuzzFailure {
@@ -49,8 +49,8 @@ class Client {
     });
     this.ws.on('error', () => {});
     this.ws.on('message', (data, isBinary) => {
-      const bytes = data as Buffer;
-      this.frames.push(isBinary ? { type: 'binary', from: `0x${bytes.subarray(0, 20).toString('hex')}`, payload: bytes.subarray(20).toString('hex') } : (JSON.parse(String(data)) as ServerFrame));
+      const binary = isBinary ? parseBinaryFrame(data as Buffer) : undefined;
+      this.frames.push(binary ? { type: 'binary', from: binary.address, payload: binary.payload.toString('hex') } : (JSON.parse(String(data)) as ServerFrame));
       this.poke();
     });
     this.ws.on('close', (code) => {
@@ -177,7 +177,7 @@ export async function runRelayFuzz(opts: { seed: number; inputs: number }): Prom
           break;
         case 'binaryToB':
           // Bulk data for B: delivered as is, headed by A's address, and not answered.
-          bulk = Buffer.concat([Buffer.from(B_ADDR.slice(2), 'hex'), Buffer.from(r.bytes(r.int(3) === 0 ? 0 : 1 + r.int(4096)))]);
+          bulk = binaryFrame(B_ADDR, r.bytes(r.int(3) === 0 ? 0 : 1 + r.int(4096)));
           text = bulk.toString('hex');
           binary = true;
           break;
@@ -258,7 +258,7 @@ export async function runRelayFuzz(opts: { seed: number; inputs: number }): Prom
       }
       if (bulk) {
         const got = atB[0];
-        if (!(atB.length === 1 && got?.type === 'binary' && got.from === aKey.address.toLowerCase() && got.payload === bulk.subarray(20).toString('hex'))) bad('B did not get the binary frame sent to it, headed by A');
+        if (!(atB.length === 1 && got?.type === 'binary' && got.from === aKey.address.toLowerCase() && got.payload === parseBinaryFrame(bulk).payload.toString('hex'))) bad('B did not get the binary frame sent to it, headed by A');
         continue;
       }
       if (message !== undefined && !(atB.length === 1 && atB[0]!.type === 'message' && atB[0]!.message === message)) bad('B did not get the message sent to it');

@@ -261,7 +261,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
     }
     let to: string;
     try {
-      to = parseBinaryFrame(data).to;
+      to = parseBinaryFrame(data).address;
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       reject(conn, error.code, error.message);

@@ -5,7 +5,7 @@
  */
 import { WebSocket } from 'ws';
 import { type PrivateKey, signRelayLogin, type Bytes32 } from '../../../core/src/index.ts';
-import { ADDRESS_BYTES, type ServerFrame } from './protocol.ts';
+import { type ServerFrame, binaryFrame, parseBinaryFrame } from './protocol.ts';
 import type { LogFields, RelayLog } from './server.ts';
 
 export const WAIT_MS = 5_000;
@@ -32,8 +32,8 @@ export class RawClient {
   private constructor(url: string) {
     this.ws = new WebSocket(url);
     this.ws.on('message', (data, isBinary) => {
-      const bytes = data as Buffer;
-      const frame: Frame = isBinary ? { type: 'binary', from: `0x${bytes.subarray(0, ADDRESS_BYTES).toString('hex')}`, payload: bytes.subarray(ADDRESS_BYTES) } : (JSON.parse(String(data)) as ServerFrame);
+      const binary = isBinary ? parseBinaryFrame(data as Buffer) : undefined;
+      const frame: Frame = binary ? { type: 'binary', from: binary.address, payload: binary.payload } : (JSON.parse(String(data)) as ServerFrame);
       const i = this.#waiters.findIndex((w) => w.type === frame.type);
       if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(frame);
       else this.inbox.push(frame);
@@ -64,7 +64,7 @@ export class RawClient {
 
   /** Sends a binary frame: `to`'s 20 address bytes, then `payload`. */
   sendBinary(to: string, payload: Uint8Array): void {
-    this.ws.send(Buffer.concat([Buffer.from(to.slice(2), 'hex'), payload]), { binary: true });
+    this.ws.send(binaryFrame(to, payload), { binary: true });
   }
 
   /** Sends a message with an id and waits for its acknowledgement. */

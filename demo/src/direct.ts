@@ -18,6 +18,12 @@ export type Signal = Extract<DemoMessage, { t: 'signal' }>;
 export const CHUNK_BYTES = 64 * 1024;
 const HEADER = 1 + 4 + 4 + 4;
 const KIND_CHUNK = 1;
+/**
+ * The one-byte message each end sends when its end of the channel opens. The offerer's end can
+ * open before the answerer's; the channel counts as open (connectDirect resolves) only when the
+ * other end's message is in, so the seeder already sends on it when the first request comes.
+ */
+const KIND_OPEN = 2;
 /** Largest piece the reassembly takes (the exchange's MAX_PIECE_SIZE). */
 const MAX_PIECE = 512 * 1024;
 /**
@@ -84,7 +90,7 @@ export class Reassembly {
 }
 
 export interface DirectLink extends DataLink {
-  /** Starts a direct channel to `peer` (this side offers). Resolves true once it is open, false if it is not within `timeoutMs`. */
+  /** Starts a direct channel to `peer` (this side offers). Resolves true once it is open at both ends, false if it is not within `timeoutMs`. */
   connectDirect(peer: Hex, timeoutMs?: number): Promise<boolean>;
   /** Whether pieces to and from `peer` now travel directly. */
   isDirect(peer: Hex): boolean;
@@ -133,7 +139,7 @@ export function withDirectChannels(relay: DataLink, rtc: typeof RTCPeerConnectio
     channel.bufferedAmountLowThreshold = HIGH_WATER / 2;
     channel.onbufferedamountlow = () => pump(p);
     const reassembly = new Reassembly();
-    channel.onopen = () => p.resolveOpened(true);
+    channel.onopen = () => channel.send(new Uint8Array([KIND_OPEN]));
     channel.onclose = () => {
       // Later pieces go over the relay. Chunks still queued for the channel are lost with it: the
       // leecher gets those pieces from another seeder once it takes this one for gone.
@@ -143,6 +149,7 @@ export function withDirectChannels(relay: DataLink, rtc: typeof RTCPeerConnectio
     };
     channel.onmessage = (event: MessageEvent) => {
       if (!(event.data instanceof ArrayBuffer)) return reportError(new Error(`direct channel from ${peer}: a text message; expected piece chunks`));
+      if (event.data.byteLength === 1 && new Uint8Array(event.data)[0] === KIND_OPEN) return p.resolveOpened(true);
       let piece: { index: number; data: Uint8Array } | undefined;
       try {
         piece = reassembly.push(event.data);
